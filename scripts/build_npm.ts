@@ -1,0 +1,45 @@
+/**
+ * Builds the npm package into `npm/`, the job dnt would do: `tsc` compiles the
+ * TypeScript source (and the tests, so `node --test` runs them against the
+ * built code), then a `package.json` is written whose `exports` mirror
+ * `jsr.json`'s, so the two registries offer the same entry points.
+ *
+ * Run: `deno run -A scripts/build_npm.ts` (or `npm run build`).
+ */
+import { jsrToNpmExports, readJson } from "./_exports.ts";
+
+const OUT = "npm";
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const { code } = await new Deno.Command(cmd, { args, stdout: "inherit", stderr: "inherit" })
+    .output();
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${code}`);
+}
+
+await Deno.remove(OUT, { recursive: true }).catch(() => {});
+await run("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"]);
+
+const jsr = await readJson("jsr.json") as {
+  name: string;
+  version: string;
+  exports: Record<string, string>;
+};
+const pkg = {
+  name: jsr.name,
+  version: jsr.version,
+  description:
+    "A two-tier async cache (in-process LRU + TTL, shared Redis) for Deno, Bun and Node, with no runtime dependency.",
+  license: "MIT",
+  type: "module",
+  sideEffects: false,
+  engines: { node: ">=20" },
+  exports: jsrToNpmExports(jsr.exports),
+  types: "./mod.d.ts",
+  files: ["mod.js", "mod.d.ts", "src/", "runtimes/", "README.md", "LICENSE"],
+  keywords: ["cache", "lru", "ttl", "redis", "async", "deno", "bun", "memoize"],
+  dependencies: {},
+};
+await Deno.writeTextFile(`${OUT}/package.json`, JSON.stringify(pkg, null, 2) + "\n");
+await Deno.copyFile("README.md", `${OUT}/README.md`);
+await Deno.copyFile("LICENSE", `${OUT}/LICENSE`);
+console.log(`built ${pkg.name}@${pkg.version} into ${OUT}/`);

@@ -1,0 +1,214 @@
+/**
+ * The named errors callers can catch. Each sets `name`, and `cause` where one
+ * exists, so `err.name === "RedisTimeoutError"` works across realms and bundles.
+ *
+ * @module
+ */
+
+/**
+ * A constructor or method received an option it cannot use. The message
+ * names the option and the value received.
+ *
+ * @example Catching a bad option
+ * ```ts
+ * import { AsyncCache, InvalidOptionError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => new AsyncCache({ maxsize: -1 }), InvalidOptionError);
+ * ```
+ */
+export class InvalidOptionError extends TypeError {
+  /** The name of the offending option, e.g. `"maxsize"`. */
+  readonly option: string;
+  /**
+   * @param what What was being created or called, e.g. `"AsyncCache"`.
+   * @param option The offending option.
+   * @param expected What would have been accepted.
+   * @param received The value actually passed.
+   */
+  constructor(what: string, option: string, expected: string, received: unknown) {
+    super(`Cannot create ${what}: ${option} must be ${expected}: received ${describe(received)}`);
+    this.name = "InvalidOptionError";
+    this.option = option;
+  }
+}
+
+/**
+ * A value cannot be stored in a shared tier (a function, a symbol, a class
+ * instance): thrown at `set` time instead of corrupting the entry.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, SerializationError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => encodeValue(() => 1), SerializationError);
+ * ```
+ */
+export class SerializationError extends TypeError {
+  /**
+   * @param message What could not be encoded or decoded, and where.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SerializationError";
+  }
+}
+
+/**
+ * The base class of every error from the Redis client.
+ *
+ * @example
+ * ```ts
+ * import { RedisError, RedisTimeoutError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new RedisTimeoutError("GET timed out") instanceof RedisError);
+ * ```
+ */
+export class RedisError extends Error {
+  /**
+   * @param message What went wrong.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisError";
+  }
+}
+
+/**
+ * The server sent bytes that are not valid RESP, or that exceed the parser's
+ * limits. The connection is closed; only the commands in flight fail.
+ *
+ * @example
+ * ```ts
+ * import { RedisProtocolError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new RedisProtocolError("bad type byte").name, "RedisProtocolError");
+ * ```
+ */
+export class RedisProtocolError extends RedisError {
+  /**
+   * @param message What was wrong with the bytes.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisProtocolError";
+  }
+}
+
+/**
+ * A reply did not arrive within `socketTimeout`, or a connection was not made
+ * within `connectTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { RedisTimeoutError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new RedisTimeoutError("GET timed out").name, "RedisTimeoutError");
+ * ```
+ */
+export class RedisTimeoutError extends RedisError {
+  /**
+   * @param message What timed out, and after how long.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisTimeoutError";
+  }
+}
+
+/**
+ * The server refused the credentials (`WRONGPASS`, `NOAUTH`, `NOPERM` on AUTH/HELLO).
+ *
+ * @example
+ * ```ts
+ * import { RedisAuthError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new RedisAuthError("WRONGPASS").name, "RedisAuthError");
+ * ```
+ */
+export class RedisAuthError extends RedisError {
+  /**
+   * @param message The server's refusal.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisAuthError";
+  }
+}
+
+/**
+ * No connection: the socket could not be opened, was closed, or the client is
+ * waiting to reconnect (commands fail fast rather than queue without bound).
+ *
+ * @example
+ * ```ts
+ * import { RedisConnectionError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new RedisConnectionError("closed").name, "RedisConnectionError");
+ * ```
+ */
+export class RedisConnectionError extends RedisError {
+  /**
+   * @param message Why there is no connection.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisConnectionError";
+  }
+}
+
+/**
+ * The server answered a command with an error reply (`-ERR ...`, `-WRONGTYPE ...`).
+ * The connection stays usable.
+ *
+ * @example
+ * ```ts
+ * import { RedisReplyError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * const err = new RedisReplyError("ERR unknown command");
+ * assert.equal(err.code, "ERR");
+ * ```
+ */
+export class RedisReplyError extends RedisError {
+  /** The first word of the server's message, e.g. `"ERR"`, `"WRONGTYPE"`, `"NOAUTH"`. */
+  readonly code: string;
+  /**
+   * @param message The server's error text.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "RedisReplyError";
+    const space = message.indexOf(" ");
+    this.code = space === -1 ? message : message.slice(0, space);
+  }
+}
+
+/** Renders a received value for an error message, briefly and safely. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return "a function";
+  if (value === null) return "null";
+  if (typeof value === "object") {
+    try {
+      const json = JSON.stringify(value);
+      return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
+  }
+  return String(value);
+}

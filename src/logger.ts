@@ -1,0 +1,19 @@
+/**
+ * The logging seam: anything with `warn` and `error` (and optionally `debug`),
+ * so `console`, pino and winston loggers all fit.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "@async-cache/cache";
+ * const quiet: Logger = { warn() {}, error() {} };
+ * quiet.warn("nothing to see");
+ * ```
+ */
+export interface Logger {
+  /** Something degraded but the call still succeeded (Redis down, a corrupt entry). */
+  warn(message: string, ...details: unknown[]): void;
+  /** Something failed that a human should look at. */
+  error(message: string, ...details: unknown[]): void;
+  /** Verbose lifecycle events (connect, reconnect). */
+  debug?(message: string, ...details: unknown[]): void;
+}
