@@ -57,6 +57,26 @@ export class SerializationError extends TypeError {
 }
 
 /**
+ * The cache was used after `close()`.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCache, CacheClosedError } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * const cache = new AsyncCache();
+ * await cache.close();
+ * await assert.rejects(cache.set("k", 1), CacheClosedError);
+ * ```
+ */
+export class CacheClosedError extends Error {
+  constructor() {
+    super("AsyncCache is closed: create a new one, or stop using it after close()");
+    this.name = "CacheClosedError";
+  }
+}
+
+/**
  * The base class of every error from the Redis client.
  *
  * @example

@@ -1,0 +1,61 @@
+/**
+ * A two-tier async cache for Deno, Bun and Node: an in-process LRU + TTL
+ * (L1) in front of an optional shared tier (L2, e.g. Redis), with
+ * single-flight loaders, DataLoader-style batching, memoizing decorators and
+ * metrics. No runtime dependency.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCache } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * const cache = new AsyncCache<{ name: string }>({ maxsize: 1000, defaultTtl: "300s" });
+ * const user = await cache.get("user:1", { loader: () => ({ name: "Ada" }) });
+ * assert.equal(user?.name, "Ada");
+ * await cache.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  AsyncCache,
+  type AsyncCacheOptions,
+  type CacheKey,
+  type CacheMetrics,
+  type GetOptions,
+  type SetOptions,
+} from "./src/cache/async_cache.ts";
+export {
+  AsyncLRU,
+  type AsyncLRUOptions,
+  AsyncTTL,
+  type AsyncTTLOptions,
+  type CachedFunction,
+  type Memoizer,
+  type MemoizeOptions,
+} from "./src/cache/decorators.ts";
+export { type Duration, parseDuration } from "./src/cache/duration.ts";
+export { canonicalKey } from "./src/cache/keys.ts";
+export type { Clock } from "./src/cache/lru_store.ts";
+export { RemoteCacheBackend, type RemoteEntry } from "./src/remote/remote_backend.ts";
+export type { BreakerState } from "./src/remote/circuit_breaker.ts";
+export { decodeValue, encodeValue } from "./src/remote/serializer.ts";
+export type {
+  Connect,
+  ConnectOptions,
+  TlsOptions,
+  Transport,
+  TransportHandlers,
+} from "./src/resp/transport.ts";
+export type { Logger } from "./src/logger.ts";
+export {
+  CacheClosedError,
+  InvalidOptionError,
+  RedisAuthError,
+  RedisConnectionError,
+  RedisError,
+  RedisProtocolError,
+  RedisReplyError,
+  RedisTimeoutError,
+  SerializationError,
+} from "./src/errors.ts";

@@ -1,0 +1,121 @@
+/**
+ * `npm test`: every check, in order, stopping at the first failure; then one
+ * summary line per runtime and a total.
+ *
+ *   deno fmt --check, deno lint, deno check, deno doc --lint,
+ *   deno publish --dry-run (slow types), deno test (+ JSDoc examples),
+ *   bun test, npm build (tsc) + node --test on the built package.
+ *
+ * Run: `deno run -A scripts/run_tests.ts [--quick]` (`--quick` skips the static checks).
+ */
+
+const BIN = "node_modules/.bin";
+const quick = Deno.args.includes("--quick");
+
+interface Counts {
+  passed: number;
+  failed: number;
+}
+const summary: [string, Counts][] = [];
+
+async function step(
+  title: string,
+  cmd: string,
+  args: string[],
+  parse?: (output: string) => Counts,
+): Promise<void> {
+  console.log(`\n=== ${title}: ${cmd} ${args.join(" ")}`);
+  const child = new Deno.Command(cmd, {
+    args,
+    stdout: parse ? "piped" : "inherit",
+    stderr: parse ? "piped" : "inherit",
+    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+  }).spawn();
+  let output = "";
+  if (parse) {
+    const decoder = new TextDecoder();
+    const pump = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
+      for await (const chunk of stream) {
+        output += decoder.decode(chunk, { stream: true });
+        await sink.write(chunk);
+      }
+    };
+    await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  }
+  const { code } = await child.status;
+  const counts = parse?.(output);
+  if (counts) summary.push([title, counts]);
+  if (code !== 0 || (counts && (counts.failed > 0 || counts.passed === 0))) {
+    printSummary();
+    console.error(`\nFAILED at step "${title}" (exit code ${code})`);
+    Deno.exit(1);
+  }
+}
+
+function num(output: string, re: RegExp): number {
+  let last = 0;
+  for (const m of output.matchAll(re)) last = Number(m[1]);
+  return last;
+}
+
+/** Deno counts a `describe` as a test and each inner `test` as a step: report both. */
+function parseDeno(out: string): Counts {
+  const line = [...out.matchAll(/^(?:ok|FAILED) \|.*$/gm)].at(-1)?.[0] ?? "";
+  const count = (word: string) => {
+    const m = new RegExp(`(\\d+) ${word}(?: \\((\\d+) steps?\\))?`).exec(line);
+    return m ? Number(m[1]) + Number(m[2] ?? 0) : 0;
+  };
+  return { passed: count("passed"), failed: count("failed") };
+}
+const parseBun = (out: string): Counts => ({
+  passed: num(out, /^\s*(\d+) pass\b/gm),
+  failed: num(out, /^\s*(\d+) fail\b/gm),
+});
+const parseNode = (out: string): Counts => ({
+  passed: num(out, /^# pass (\d+)/gm),
+  failed: num(out, /^# fail (\d+)/gm),
+});
+
+function printSummary(): void {
+  if (summary.length === 0) return;
+  console.log("\n=== summary");
+  let passed = 0;
+  let failed = 0;
+  for (const [title, c] of summary) {
+    console.log(`${title}: ${c.passed} passed, ${c.failed} failed`);
+    passed += c.passed;
+    failed += c.failed;
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+}
+
+async function testFiles(dir: string, suffix: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(suffix)) files.push(`${dir}/${entry.name}`);
+  }
+  return files.sort();
+}
+
+if (!quick) {
+  await step("format", `${BIN}/deno`, ["fmt", "--check"]);
+  await step("lint", `${BIN}/deno`, ["lint"]);
+  await step("type check (deno)", `${BIN}/deno`, ["check", "mod.ts", "runtimes/", "tests/", "scripts/"]);
+  await step("doc lint", `${BIN}/deno`, ["doc", "--lint", "mod.ts"]);
+  await step("publish dry run", `${BIN}/deno`, ["publish", "--dry-run", "--allow-dirty", "--config", "jsr.json"]);
+}
+await step(
+  "deno",
+  `${BIN}/deno`,
+  ["test", "-A", "--doc", "--no-check=remote", "mod.ts", "src/", "tests/"],
+  parseDeno,
+);
+await step("bun", `${BIN}/bun`, ["test", "--timeout", "60000", ...(await testFiles("tests", "_test.ts"))], parseBun);
+await step("build (tsc → npm/)", `${BIN}/deno`, ["run", "-A", "scripts/build_npm.ts"]);
+await step(
+  "node",
+  "node",
+  ["--test", "--test-reporter=tap", ...(await testFiles("npm/tests", "_test.js"))],
+  parseNode,
+);
+printSummary();

@@ -1,0 +1,60 @@
+/**
+ * Durations: a number is milliseconds (the JavaScript convention, as in
+ * lru-cache and ioredis); a string carries its unit: `"300ms"`, `"5s"`,
+ * `"2m"`, `"1h"`, `"1d"` (decimals allowed: `"1.5s"`).
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.ts";
+
+/** A duration: milliseconds as a number, or a string with a unit (`"300ms"`, `"5s"`, `"2m"`, `"1h"`, `"1d"`). */
+export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const PATTERN = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)\s*$/;
+
+/**
+ * Converts a {@linkcode Duration} to milliseconds.
+ *
+ * @param value The duration.
+ * @param what What is being configured, for the error message (e.g. `"AsyncCache"`).
+ * @param option The option's name, for the error message (e.g. `"defaultTtl"`).
+ * @returns Milliseconds, a finite number > 0, or `Infinity`.
+ * @throws {InvalidOptionError} When the value is not a positive duration.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseDuration("300s"), 300_000);
+ * assert.equal(parseDuration(250), 250);
+ * assert.throws(() => parseDuration("5 parsecs", "AsyncCache", "defaultTtl"), /defaultTtl/);
+ * ```
+ */
+export function parseDuration(value: unknown, what = "duration", option = "duration"): number {
+  if (typeof value === "number") {
+    if (value > 0 && !Number.isNaN(value)) return value;
+  } else if (typeof value === "string") {
+    const m = PATTERN.exec(value);
+    if (m) {
+      const ms = Number(m[1]) * UNIT_MS[m[2]];
+      if (ms > 0 && Number.isFinite(ms)) return ms;
+    }
+  }
+  throw new InvalidOptionError(
+    what,
+    option,
+    'a positive number of milliseconds or a string like "300ms", "5s", "2m", "1h", "1d"',
+    value,
+  );
+}
+
+/** Like {@linkcode parseDuration}, but `undefined` passes through (meaning "not set"). */
+export function parseOptionalDuration(
+  value: unknown,
+  what: string,
+  option: string,
+): number | undefined {
+  return value === undefined ? undefined : parseDuration(value, what, option);
+}

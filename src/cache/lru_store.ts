@@ -1,0 +1,225 @@
+/**
+ * The L1 store: an LRU with optional per-entry expiry.
+ *
+ * Hot-path design (after lru-cache and mnemonist): entries live in parallel
+ * arrays indexed by a slot number; the recency list is doubly linked through
+ * two `Int32Array`s (`next`, `prev`), so there is no object per entry and no
+ * allocation on a hit. One `Map<key, slot>` finds a slot; freed slots go on a
+ * stack for reuse. The arrays start small and double up to `maxsize`, so an
+ * unbounded cache (`maxsize: Infinity`) costs only what it holds.
+ *
+ * Expiry is checked on access (no timers). The `expires` array is allocated
+ * the first time an entry with a TTL is stored: a cache without TTLs never
+ * reads the clock.
+ *
+ * @module
+ */
+
+/** A clock: milliseconds since an arbitrary origin. Injectable for tests. */
+export interface Clock {
+  /** The current time in milliseconds. */
+  now(): number;
+}
+
+const NONE = -1;
+const INITIAL_CAPACITY = 64;
+
+/** An LRU + TTL map from string keys to values. `undefined` is never stored. */
+export class LruStore<V> {
+  readonly #max: number;
+  readonly #clock: Clock;
+  readonly #index = new Map<string, number>();
+  #keys: (string | undefined)[] = [];
+  #values: (V | undefined)[] = [];
+  #next: Int32Array;
+  #prev: Int32Array;
+  #expires: Float64Array | undefined;
+  #free: number[] = [];
+  #capacity: number;
+  #used = 0; // slots handed out so far (high-water mark)
+  #head = NONE; // most recently used
+  #tail = NONE; // least recently used
+  /** Entries dropped because the store was full. */
+  evictions = 0;
+  /** Entries dropped because their TTL had passed when they were read. */
+  expirations = 0;
+
+  /**
+   * @param maxsize Maximum entries (a positive integer, or `Infinity`).
+   * @param clock Time source for expiry.
+   */
+  constructor(maxsize: number, clock: Clock) {
+    this.#max = maxsize;
+    this.#clock = clock;
+    this.#capacity = Math.min(maxsize, INITIAL_CAPACITY);
+    this.#next = new Int32Array(this.#capacity);
+    this.#prev = new Int32Array(this.#capacity);
+  }
+
+  /** Number of entries held (expired ones count until they are read or evicted). */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** The value for `key`, marking it most recently used; `undefined` if absent or expired. */
+  get(key: string): V | undefined {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return undefined;
+    if (this.#expires !== undefined && this.#isExpired(slot)) {
+      this.expirations++;
+      this.#remove(key, slot);
+      return undefined;
+    }
+    if (slot !== this.#head) this.#moveToHead(slot);
+    return this.#values[slot];
+  }
+
+  /** The value for `key` without changing recency; `undefined` if absent or expired. */
+  peek(key: string): V | undefined {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return undefined;
+    if (this.#expires !== undefined && this.#isExpired(slot)) return undefined;
+    return this.#values[slot];
+  }
+
+  /**
+   * Milliseconds until `key` expires: `Infinity` when it has no TTL,
+   * `undefined` when absent or already expired.
+   */
+  remainingTtl(key: string): number | undefined {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return undefined;
+    const at = this.#expires?.[slot] ?? 0;
+    if (at === 0) return Infinity;
+    const left = at - this.#clock.now();
+    return left > 0 ? left : undefined;
+  }
+
+  /**
+   * Stores `value` under `key` as the most recently used entry, evicting the
+   * least recently used one when full.
+   *
+   * @param ttlMs Time to live in ms; `undefined` or `Infinity` for none.
+   */
+  set(key: string, value: V, ttlMs?: number): void {
+    const expiresAt = ttlMs === undefined || ttlMs === Infinity ? 0 : this.#clock.now() + ttlMs;
+    let slot = this.#index.get(key);
+    if (slot === undefined) {
+      slot = this.#allocate();
+      this.#index.set(key, slot);
+      this.#keys[slot] = key;
+      this.#linkAtHead(slot);
+    } else if (slot !== this.#head) {
+      this.#moveToHead(slot);
+    }
+    this.#values[slot] = value;
+    if (expiresAt !== 0) {
+      (this.#expires ??= new Float64Array(this.#capacity))[slot] = expiresAt;
+    } else if (this.#expires !== undefined) {
+      this.#expires[slot] = 0;
+    }
+  }
+
+  /** Removes `key`; `true` if it was present (expired or not). */
+  delete(key: string): boolean {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return false;
+    this.#remove(key, slot);
+    return true;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#index.clear();
+    this.#keys = [];
+    this.#values = [];
+    this.#free = [];
+    this.#used = 0;
+    this.#head = this.#tail = NONE;
+    this.#expires?.fill(0);
+  }
+
+  /**
+   * Live entries from most to least recently used, with their remaining TTL
+   * in ms (`Infinity` when none). Does not change recency.
+   */
+  *entries(): IterableIterator<[key: string, value: V, ttlMs: number]> {
+    const now = this.#expires === undefined ? 0 : this.#clock.now();
+    for (let slot = this.#head; slot !== NONE; slot = this.#next[slot]) {
+      const at = this.#expires?.[slot] ?? 0;
+      if (at !== 0 && at <= now) continue;
+      yield [this.#keys[slot]!, this.#values[slot]!, at === 0 ? Infinity : at - now];
+    }
+  }
+
+  /** Keys from most to least recently used (expired ones included until read). */
+  *keys(): IterableIterator<string> {
+    for (let slot = this.#head; slot !== NONE; slot = this.#next[slot]) yield this.#keys[slot]!;
+  }
+
+  #isExpired(slot: number): boolean {
+    const at = this.#expires![slot];
+    return at !== 0 && at <= this.#clock.now();
+  }
+
+  #allocate(): number {
+    if (this.#free.length > 0) return this.#free.pop()!;
+    if (this.#used < this.#capacity) return this.#used++;
+    if (this.#capacity < this.#max) {
+      this.#grow();
+      return this.#used++;
+    }
+    // Full: reuse the least recently used slot.
+    const slot = this.#tail;
+    this.evictions++;
+    this.#index.delete(this.#keys[slot]!);
+    this.#unlink(slot);
+    return slot;
+  }
+
+  #grow(): void {
+    const capacity = Math.min(this.#max, this.#capacity * 2);
+    const next = new Int32Array(capacity);
+    next.set(this.#next);
+    this.#next = next;
+    const prev = new Int32Array(capacity);
+    prev.set(this.#prev);
+    this.#prev = prev;
+    if (this.#expires !== undefined) {
+      const expires = new Float64Array(capacity);
+      expires.set(this.#expires);
+      this.#expires = expires;
+    }
+    this.#capacity = capacity;
+  }
+
+  #remove(key: string, slot: number): void {
+    this.#index.delete(key);
+    this.#unlink(slot);
+    this.#keys[slot] = undefined;
+    this.#values[slot] = undefined;
+    this.#free.push(slot);
+  }
+
+  #linkAtHead(slot: number): void {
+    this.#prev[slot] = NONE;
+    this.#next[slot] = this.#head;
+    if (this.#head !== NONE) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail === NONE) this.#tail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const prev = this.#prev[slot];
+    const next = this.#next[slot];
+    if (prev !== NONE) this.#next[prev] = next;
+    else this.#head = next;
+    if (next !== NONE) this.#prev[next] = prev;
+    else this.#tail = prev;
+  }
+
+  #moveToHead(slot: number): void {
+    this.#unlink(slot);
+    this.#linkAtHead(slot);
+  }
+}
