@@ -31,15 +31,27 @@ export {
   AsyncTTL,
   type AsyncTTLOptions,
   type CachedFunction,
-  type Memoizer,
   type MemoizeOptions,
+  type Memoizer,
 } from "./src/cache/decorators.ts";
 export { type Duration, parseDuration } from "./src/cache/duration.ts";
-export { canonicalKey } from "./src/cache/keys.ts";
+export { canonicalKey, normalizeKey } from "./src/cache/keys.ts";
 export type { Clock } from "./src/cache/lru_store.ts";
 export { RemoteCacheBackend, type RemoteEntry } from "./src/remote/remote_backend.ts";
+export { RedisBackend } from "./src/remote/redis_backend.ts";
+export type { RedisBackendOptions } from "./src/remote/redis_options.ts";
 export type { BreakerState } from "./src/remote/circuit_breaker.ts";
-export { decodeValue, encodeValue } from "./src/remote/serializer.ts";
+export { decodeValue, encodeValue, isEnvelope, MAX_DEPTH } from "./src/remote/serializer.ts";
+export {
+  type ClientStatus,
+  RedisClient,
+  RedisClientEvent,
+  type RedisClientOptions,
+} from "./src/resp/client.ts";
+export type { Command, CommandArg } from "./src/resp/encoder.ts";
+export { PushReply, type Reply } from "./src/resp/parser.ts";
+export type { Backoff } from "./src/resp/backoff.ts";
+export type { ParserLimits } from "./src/resp/parser.ts";
 export type {
   Connect,
   ConnectOptions,

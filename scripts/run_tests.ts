@@ -43,7 +43,8 @@ async function step(
     await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
   }
   const { code } = await child.status;
-  const counts = parse?.(output);
+  // deno-lint-ignore no-control-regex
+  const counts = parse?.(output.replace(/\x1b\[[0-9;]*m/g, ""));
   if (counts) summary.push([title, counts]);
   if (code !== 0 || (counts && (counts.failed > 0 || counts.passed === 0))) {
     printSummary();
@@ -100,9 +101,21 @@ async function testFiles(dir: string, suffix: string): Promise<string[]> {
 if (!quick) {
   await step("format", `${BIN}/deno`, ["fmt", "--check"]);
   await step("lint", `${BIN}/deno`, ["lint"]);
-  await step("type check (deno)", `${BIN}/deno`, ["check", "mod.ts", "runtimes/", "tests/", "scripts/"]);
+  await step("type check (deno)", `${BIN}/deno`, [
+    "check",
+    "mod.ts",
+    "runtimes/",
+    "tests/",
+    "scripts/",
+  ]);
   await step("doc lint", `${BIN}/deno`, ["doc", "--lint", "mod.ts"]);
-  await step("publish dry run", `${BIN}/deno`, ["publish", "--dry-run", "--allow-dirty", "--config", "jsr.json"]);
+  await step("publish dry run", `${BIN}/deno`, [
+    "publish",
+    "--dry-run",
+    "--allow-dirty",
+    "--config",
+    "jsr.json",
+  ]);
 }
 await step(
   "deno",
@@ -110,7 +123,12 @@ await step(
   ["test", "-A", "--doc", "--no-check=remote", "mod.ts", "src/", "tests/"],
   parseDeno,
 );
-await step("bun", `${BIN}/bun`, ["test", "--timeout", "60000", ...(await testFiles("tests", "_test.ts"))], parseBun);
+await step("bun", `${BIN}/bun`, [
+  "test",
+  "--timeout",
+  "60000",
+  ...(await testFiles("tests", "_test.ts")),
+], parseBun);
 await step("build (tsc → npm/)", `${BIN}/deno`, ["run", "-A", "scripts/build_npm.ts"]);
 await step(
   "node",

@@ -21,6 +21,8 @@ export class InvalidOptionError extends TypeError {
   /** The name of the offending option, e.g. `"maxsize"`. */
   readonly option: string;
   /**
+   * Builds the message from its parts.
+   *
    * @param what What was being created or called, e.g. `"AsyncCache"`.
    * @param option The offending option.
    * @param expected What would have been accepted.
@@ -47,6 +49,8 @@ export class InvalidOptionError extends TypeError {
  */
 export class SerializationError extends TypeError {
   /**
+   * Creates the error.
+   *
    * @param message What could not be encoded or decoded, and where.
    * @param options Standard error options (`cause`).
    */
@@ -70,6 +74,7 @@ export class SerializationError extends TypeError {
  * ```
  */
 export class CacheClosedError extends Error {
+  /** Creates the error. */
   constructor() {
     super("AsyncCache is closed: create a new one, or stop using it after close()");
     this.name = "CacheClosedError";
@@ -89,6 +94,8 @@ export class CacheClosedError extends Error {
  */
 export class RedisError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What went wrong.
    * @param options Standard error options (`cause`).
    */
@@ -112,6 +119,8 @@ export class RedisError extends Error {
  */
 export class RedisProtocolError extends RedisError {
   /**
+   * Creates the error.
+   *
    * @param message What was wrong with the bytes.
    * @param options Standard error options (`cause`).
    */
@@ -135,6 +144,8 @@ export class RedisProtocolError extends RedisError {
  */
 export class RedisTimeoutError extends RedisError {
   /**
+   * Creates the error.
+   *
    * @param message What timed out, and after how long.
    * @param options Standard error options (`cause`).
    */
@@ -157,6 +168,8 @@ export class RedisTimeoutError extends RedisError {
  */
 export class RedisAuthError extends RedisError {
   /**
+   * Creates the error.
+   *
    * @param message The server's refusal.
    * @param options Standard error options (`cause`).
    */
@@ -180,6 +193,8 @@ export class RedisAuthError extends RedisError {
  */
 export class RedisConnectionError extends RedisError {
   /**
+   * Creates the error.
+   *
    * @param message Why there is no connection.
    * @param options Standard error options (`cause`).
    */
@@ -206,6 +221,8 @@ export class RedisReplyError extends RedisError {
   /** The first word of the server's message, e.g. `"ERR"`, `"WRONGTYPE"`, `"NOAUTH"`. */
   readonly code: string;
   /**
+   * Creates the error.
+   *
    * @param message The server's error text.
    */
   constructor(message: string) {

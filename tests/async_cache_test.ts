@@ -265,7 +265,8 @@ describe("AsyncCache: batching", () => {
 
   test("a key absent from the result resolves undefined and is not cached", async () => {
     const cache = new AsyncCache<string>();
-    const batchLoader = (keys: string[]) => new Map(keys.filter((k) => k !== "gone").map((k) => [k, k]));
+    const batchLoader = (keys: string[]) =>
+      new Map(keys.filter((k) => k !== "gone").map((k) => [k, k]));
     const [found, gone] = await Promise.all([
       cache.get("here", { batchLoader }),
       cache.get("gone", { batchLoader }),

@@ -150,6 +150,8 @@ export class AsyncCache<V = unknown> {
   #coalesced = 0;
 
   /**
+   * Creates a cache; nothing is allocated per entry until entries arrive.
+   *
    * @param options See {@linkcode AsyncCacheOptions}.
    * @throws {InvalidOptionError} When an option is out of range or of the wrong type.
    */
@@ -628,7 +630,11 @@ export class AsyncCache<V = unknown> {
   }
 
   #resetMetrics(): void {
-    this.#l1Hits = this.#misses = this.#loads = this.#loadErrors = 0;
+    this.#l1Hits =
+      this.#misses =
+      this.#loads =
+      this.#loadErrors =
+        0;
     this.#batches = this.#coalesced = 0;
     this.#store.evictions = this.#store.expirations = 0;
     if (this.#remote !== undefined) {
@@ -636,4 +642,3 @@ export class AsyncCache<V = unknown> {
     }
   }
 }
-

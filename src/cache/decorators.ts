@@ -131,7 +131,12 @@ export function AsyncTTL(options: AsyncTTLOptions): Memoizer {
   if (options?.timeToLive === undefined) {
     throw new InvalidOptionError("AsyncTTL", "timeToLive", 'a duration such as "60s"', undefined);
   }
-  return memoizer("AsyncTTL", options, 1024, parseDuration(options.timeToLive, "AsyncTTL", "timeToLive"));
+  return memoizer(
+    "AsyncTTL",
+    options,
+    1024,
+    parseDuration(options.timeToLive, "AsyncTTL", "timeToLive"),
+  );
 }
 
 function memoizer(
@@ -206,17 +211,18 @@ function memoizer(
     }
     if (context === undefined) return wrap(target, target.name);
     if (context.kind !== "method") {
-      throw new TypeError(`${what} decorates functions and class methods: received a ${context.kind}`);
+      throw new TypeError(
+        `${what} decorates functions and class methods: received a ${context.kind}`,
+      );
     }
     const cached = wrap(target, String(context.name));
     if (!context.private && !context.static) {
       // Give each instance its own bound copy, so `obj.method.refresh(id)` runs with `this === obj`.
       const key = context.name;
       context.addInitializer(function (this: unknown) {
+        // deno-lint-ignore no-this-alias
         const instance = this;
-        const bound = function (...args: unknown[]) {
-          return cached.apply(instance, args);
-        };
+        const bound = (...args: unknown[]) => cached.apply(instance, args);
         Object.defineProperties(bound, {
           name: { value: cached.name },
           cache: { value: cached.cache },

@@ -1,0 +1,230 @@
+/**
+ * The {@linkcode Transport} over `Bun.connect`.
+ *
+ * Writes are queued and flushed on a microtask, so everything written in one
+ * tick leaves in one `socket.write` (small batches are coalesced into a reused
+ * scratch buffer). Bun's `write` may take only part of a buffer when the
+ * kernel's is full: the rest is kept, later writes queue behind it, and the
+ * queue resumes on `drain`.
+ *
+ * @module
+ */
+
+import type {
+  Connect,
+  ConnectOptions,
+  TlsOptions,
+  Transport,
+  TransportHandlers,
+} from "../src/resp/transport.ts";
+
+/** The members of a Bun `Socket` used here. */
+interface BunSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  setNoDelay?(noDelay?: boolean): boolean;
+}
+
+/** The socket handlers passed to `Bun.connect`. */
+interface BunHandlers {
+  binaryType: "uint8array";
+  open(socket: BunSocket): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  error(socket: BunSocket, error: Error): void;
+  close(socket: BunSocket, error?: Error): void;
+  connectError(socket: BunSocket, error: Error): void;
+}
+
+/** The members of the `Bun` namespace used here (no dependency on Bun's ambient types). */
+interface BunLike {
+  connect(opts: {
+    hostname?: string;
+    port?: number;
+    unix?: string;
+    tls?: boolean | { ca?: string | string[]; serverName?: string };
+    socket: BunHandlers;
+  }): Promise<BunSocket>;
+}
+
+/** Batches up to this size are coalesced into a kept buffer; bigger ones get a one-off. */
+const SCRATCH_MAX = 64 * 1024;
+
+/**
+ * Opens a TCP, unix-socket or TLS connection with `Bun.connect`. Only callable
+ * in Bun (the `Bun` global is read on call, never at import).
+ *
+ * Rejects with an `Error` when the connection (and, for TLS, the handshake)
+ * does not complete within `opts.timeoutMs`; the half-open socket is terminated.
+ * A close not asked for by `close()` reaches `onClose` with an `Error`.
+ * Bytes passed to `write` are not copied: do not change them afterwards.
+ *
+ * @param opts Where to connect and how long to wait.
+ * @param handlers Receive the bytes and the close.
+ * @returns The connected transport.
+ * @throws {Error} (as a rejection) when the connection fails or times out.
+ *
+ * @example Connecting to a server that is not there
+ * ```ts ignore
+ * import { connectBun } from "./bun.ts";
+ * await connectBun(
+ *   { host: "127.0.0.1", port: 1, timeoutMs: 1000 },
+ *   { onData() {}, onClose() {} },
+ * ).catch((e) => console.assert(e instanceof Error));
+ * ```
+ */
+export const connectBun: Connect = (
+  opts: ConnectOptions,
+  handlers: TransportHandlers,
+): Promise<Transport> =>
+  new Promise((resolve, reject) => {
+    const bun = (globalThis as unknown as { Bun: BunLike }).Bun;
+    const where = opts.path ?? `${opts.host}:${opts.port}`;
+    const OPEN = 0, CLOSING = 1, CLOSED = 2;
+    let state = OPEN;
+    let settled = false;
+    let connected = false;
+    let sock: BunSocket | undefined;
+    let failure: Error | undefined;
+    let queue: Uint8Array[] = [];
+    let spare: Uint8Array[] = [];
+    let scratch = new Uint8Array(0);
+    let scheduled = false;
+    let blocked = false; // the kernel buffer is full; wait for drain
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      fail(new Error(`Cannot connect to ${where}: timed out after ${opts.timeoutMs} ms`));
+      sock?.terminate();
+    }, opts.timeoutMs);
+
+    const flush = (): void => {
+      scheduled = false;
+      const socket = sock!;
+      while (queue.length > 0 && !blocked && state !== CLOSED) {
+        const batch = queue;
+        queue = spare;
+        let chunk = batch[0];
+        let fromScratch = false;
+        if (batch.length > 1) {
+          let total = 0;
+          for (let i = 0; i < batch.length; i++) total += batch[i].length;
+          if (total > SCRATCH_MAX) chunk = new Uint8Array(total);
+          else {
+            if (scratch.length === 0) scratch = new Uint8Array(SCRATCH_MAX);
+            chunk = scratch.subarray(0, total);
+            fromScratch = true;
+          }
+          let at = 0;
+          for (let i = 0; i < batch.length; i++) {
+            chunk.set(batch[i], at);
+            at += batch[i].length;
+          }
+        }
+        batch.length = 0;
+        spare = batch;
+        const n = socket.write(chunk);
+        if (n < 0) return; // closed or shutting down: `close` reports it
+        if (n < chunk.length) {
+          blocked = true;
+          // The rest goes first once drained; copy it out of scratch, which is reused.
+          const rest = fromScratch ? chunk.slice(n) : chunk.subarray(n);
+          queue.unshift(rest);
+        }
+      }
+      if (state === CLOSING && queue.length === 0) socket.end();
+    };
+
+    const transport: Transport = {
+      write(bytes: Uint8Array): void {
+        if (state !== OPEN || bytes.length === 0) return;
+        queue.push(bytes);
+        if (!scheduled && !blocked) {
+          scheduled = true;
+          queueMicrotask(flush);
+        }
+      },
+      close(): Promise<void> {
+        if (state === OPEN) {
+          state = CLOSING;
+          if (queue.length === 0) sock!.end(); // else flush() ends once the queue is out
+        }
+        return closed;
+      },
+    };
+
+    const onConnected = (socket: BunSocket) => {
+      if (settled) return socket.terminate();
+      settled = connected = true;
+      clearTimeout(timer);
+      resolve(transport);
+    };
+
+    const useTls = !!opts.tls;
+    const { servername, ca } = opts.tls === true || !opts.tls ? {} as TlsOptions : opts.tls;
+    bun.connect({
+      ...(opts.path !== undefined ? { unix: opts.path } : { hostname: opts.host, port: opts.port }),
+      tls: useTls ? { ca, serverName: servername ?? (opts.host || "localhost") } : undefined,
+      socket: {
+        binaryType: "uint8array",
+        open(socket) {
+          sock = socket;
+          socket.setNoDelay?.(true);
+          if (settled) socket.terminate();
+          else if (!useTls) onConnected(socket);
+        },
+        handshake(socket, _success, authorizationError) {
+          if (authorizationError) {
+            fail(
+              new Error(`Cannot connect to ${where}: ${authorizationError.message}`, {
+                cause: authorizationError,
+              }),
+            );
+            socket.terminate();
+          } else onConnected(socket);
+        },
+        data(_socket, data) {
+          handlers.onData(data);
+        },
+        drain() {
+          blocked = false;
+          if (!scheduled) flush();
+        },
+        end(socket) {
+          socket.end();
+        },
+        error(_socket, error) {
+          failure ??= error;
+        },
+        close(_socket, error) {
+          if (state === CLOSED) return;
+          const clean = state === CLOSING;
+          state = CLOSED;
+          queue.length = 0;
+          if (!connected) {
+            fail(new Error(`Cannot connect to ${where}: ${error?.message ?? "connection closed"}`));
+            resolveClosed();
+            return;
+          }
+          failure ??= error ?? new Error(`Connection to ${where} closed by the peer`);
+          handlers.onClose(clean ? undefined : failure);
+          resolveClosed();
+        },
+        connectError(_socket, error) {
+          fail(new Error(`Cannot connect to ${where}: ${error.message}`, { cause: error }));
+        },
+      },
+    }).catch((error: Error) => {
+      fail(new Error(`Cannot connect to ${where}: ${error.message}`, { cause: error }));
+    });
+  });

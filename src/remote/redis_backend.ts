@@ -1,0 +1,236 @@
+/**
+ * `RedisBackend`: the built-in shared tier, over this project's RESP client.
+ *
+ * Values are stored as the envelope of `serializer.ts` (identical bytes from
+ * every runtime). Reads fetch the value and its remaining TTL in one round
+ * trip (`GET`/`MGET` pipelined with `PTTL`), so the cache can keep its L1
+ * copy from outliving the L2 entry.
+ *
+ * @module
+ */
+import { InvalidOptionError, RedisProtocolError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { RedisClient } from "../resp/client.ts";
+import type { Command } from "../resp/encoder.ts";
+import type { Reply } from "../resp/parser.ts";
+import { defaultConnect } from "../../runtimes/mod.ts";
+import { type RedisBackendOptions, resolveRedisOptions } from "./redis_options.ts";
+import { RemoteCacheBackend, type RemoteEntry } from "./remote_backend.ts";
+import { decodeValue, encodeValue } from "./serializer.ts";
+
+const SCAN_COUNT = "1000";
+
+/**
+ * A shared cache tier in Redis (or any RESP server: Valkey, KeyDB, Dragonfly).
+ *
+ * @example
+ * ```ts ignore
+ * import { AsyncCache, RedisBackend } from "@async-cache/cache";
+ *
+ * const redis = new RedisBackend({ url: "redis://localhost:6379/0", prefix: "myapp:" });
+ * const cache = new AsyncCache({ maxsize: 1000, defaultTtl: "300s", remoteCache: redis });
+ * const user = await cache.get("user:1", { loader: () => ({ name: "Ada" }) });
+ * await cache.close(); // flushes pending writes and closes the connection
+ * ```
+ *
+ * @example Validation happens at construction
+ * ```ts
+ * import { InvalidOptionError, RedisBackend } from "@async-cache/cache";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => new RedisBackend({ port: 70000 }), InvalidOptionError);
+ * ```
+ */
+export class RedisBackend extends RemoteCacheBackend {
+  /** The RESP connection (for commands this class does not wrap). */
+  readonly client: RedisClient;
+  /** The key prefix. */
+  readonly prefix: string;
+  readonly #logger: Logger;
+
+  /**
+   * Connects lazily, on the first command.
+   *
+   * @param options See {@linkcode RedisBackendOptions}.
+   * @throws {InvalidOptionError} When an option is invalid.
+   */
+  constructor(options: RedisBackendOptions = {}) {
+    super();
+    const o = resolveRedisOptions(options);
+    this.prefix = o.prefix;
+    this.#logger = o.logger;
+    this.client = new RedisClient({
+      connect: o.transport ?? defaultConnect,
+      host: o.host,
+      port: o.port,
+      path: o.path,
+      tls: o.tls,
+      username: o.username,
+      password: o.password,
+      db: o.db,
+      clientName: o.clientName,
+      connectTimeoutMs: o.connectTimeoutMs,
+      socketTimeoutMs: o.socketTimeoutMs,
+      logger: o.logger,
+    });
+  }
+
+  /** The value under `key`, or `undefined` (a corrupt entry is logged and read as a miss). */
+  async get(key: string): Promise<unknown> {
+    return (await this.getMany([key]))[0];
+  }
+
+  /**
+   * Stores `value` (`SET key value PX ttl`). The value is encoded before this
+   * returns, so an unencodable one throws here, synchronously.
+   *
+   * @throws {SerializationError} For a value the envelope cannot hold.
+   */
+  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    return this.#ok(this.client.command(this.#setCommand(key, value, ttlMs)));
+  }
+
+  /** Removes `key` (`UNLINK`). */
+  async delete(key: string): Promise<void> {
+    await this.client.command(["UNLINK", this.prefix + key]);
+  }
+
+  /**
+   * Deletes every key under the prefix (`SCAN MATCH prefix* COUNT 1000` +
+   * `UNLINK` per batch), never `FLUSHDB`. Keys of other prefixes are untouched.
+   *
+   * @throws {InvalidOptionError} When the prefix is empty (it would delete the whole database).
+   */
+  async clear(): Promise<void> {
+    await this.deleteByPrefix("");
+  }
+
+  /**
+   * Deletes every key under `prefix + subPrefix` (SCAN + UNLINK in batches).
+   *
+   * @param subPrefix Appended to the backend's prefix; glob characters are matched literally.
+   * @returns How many keys were deleted.
+   */
+  async deleteByPrefix(subPrefix: string): Promise<number> {
+    const full = this.prefix + subPrefix;
+    if (full === "") {
+      throw new InvalidOptionError(
+        "RedisBackend.clear",
+        "prefix",
+        "non-empty (clearing with no prefix would delete the whole database)",
+        "",
+      );
+    }
+    const match = escapeGlob(full) + "*";
+    let cursor = "0";
+    let deleted = 0;
+    do {
+      const reply = await this.client.command([
+        "SCAN",
+        cursor,
+        "MATCH",
+        match,
+        "COUNT",
+        SCAN_COUNT,
+      ]);
+      if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
+        throw new RedisProtocolError("SCAN returned an unexpected reply");
+      }
+      cursor = text(reply[0]);
+      const keys = reply[1] as Reply[];
+      if (keys.length > 0) {
+        const n = await this.client.command(["UNLINK", ...(keys as Uint8Array[])]);
+        deleted += typeof n === "number" ? n : 0;
+      }
+    } while (cursor !== "0");
+    return deleted;
+  }
+
+  /** Closes the connection. */
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  /** One `MGET`. */
+  override async getMany(keys: readonly string[]): Promise<unknown[]> {
+    if (keys.length === 0) return [];
+    const reply = await this.client.command(["MGET", ...keys.map((k) => this.prefix + k)]);
+    if (!Array.isArray(reply) || reply.length !== keys.length) {
+      throw new RedisProtocolError("MGET returned an unexpected reply");
+    }
+    return reply.map((r, i) => this.#decode(keys[i], r));
+  }
+
+  /** Pipelined `SET`s: one write, one round trip. */
+  override async setMany(entries: readonly (readonly [string, unknown, number?])[]): Promise<void> {
+    const commands = entries.map(([key, value, ttlMs]) => this.#setCommand(key, value, ttlMs));
+    await Promise.all(commands.map((c) => this.#ok(this.client.command(c))));
+  }
+
+  /**
+   * Values and remaining TTLs in one round trip: `MGET` pipelined with one
+   * `PTTL` per key (all written in one tick, so one write on the socket).
+   */
+  override async getManyWithTtl(keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
+    const n = keys.length;
+    if (n === 0) return [];
+    const full = keys.map((k) => this.prefix + k);
+    // MGET even for one key: it reads a key of another type as nil, where GET errors.
+    const values = this.client.command(["MGET", ...full]);
+    const ttls = full.map((k) => this.client.command(["PTTL", k]));
+    const [replies, ...pttls] = await Promise.all([values, ...ttls]);
+    if (!Array.isArray(replies) || replies.length !== n) {
+      throw new RedisProtocolError("MGET returned an unexpected reply");
+    }
+    const out: (RemoteEntry | undefined)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const value = this.#decode(keys[i], replies[i]);
+      const pttl = pttls[i];
+      // -2: the key expired between GET and PTTL; -1: no expiry.
+      if (value === undefined || pttl === -2) out[i] = undefined;
+      else out[i] = { value, ttlMs: typeof pttl === "number" && pttl > 0 ? pttl : undefined };
+    }
+    return out;
+  }
+
+  #setCommand(key: string, value: unknown, ttlMs: number | undefined): Command {
+    const bytes = encodeValue(value);
+    if (ttlMs === undefined || ttlMs === Infinity) return ["SET", this.prefix + key, bytes];
+    return ["SET", this.prefix + key, bytes, "PX", Math.max(1, Math.ceil(ttlMs))];
+  }
+
+  async #ok(reply: Promise<Reply>): Promise<void> {
+    await reply;
+  }
+
+  #decode(key: string, reply: Reply): unknown {
+    if (reply === null) return undefined;
+    if (!(reply instanceof Uint8Array)) {
+      this.#logger.warn(
+        `async-cache: Redis key ${JSON.stringify(key)} holds a non-string value; read as a miss`,
+      );
+      return undefined;
+    }
+    try {
+      return decodeValue(reply);
+    } catch (error) {
+      this.#logger.warn(
+        `async-cache: Redis entry ${
+          JSON.stringify(this.prefix + key)
+        } is not a valid async-cache entry (${(error as Error).message}); read as a miss`,
+      );
+      return undefined;
+    }
+  }
+}
+
+/** Escapes Redis glob characters (`* ? [ ] \`) so a prefix matches literally. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+function text(reply: Reply): string {
+  if (typeof reply === "string") return reply;
+  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
+  return String(reply);
+}

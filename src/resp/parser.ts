@@ -1,0 +1,655 @@
+/**
+ * Incremental RESP2 + RESP3 reply parser.
+ *
+ * Hot path design: the parser is a resumable state machine fed whatever
+ * chunks the transport delivers. It never rescans: a header line split across
+ * chunks is carried in a small buffer (bounded by `maxLineLength`) and only the
+ * new bytes are searched for its end; a bulk string's payload is copied
+ * straight from the chunk when it is all there (one `slice`), or else into one
+ * buffer of the declared size that later chunks keep filling. Aggregates in
+ * progress live on an explicit stack (bounded by `maxDepth`), so a reply split
+ * at any byte resumes exactly where it stopped. Lengths and integers are read
+ * from the bytes directly; the only strings built are the ones returned
+ * (simple strings, error messages). Every limit is checked before anything is
+ * allocated for it, so a hostile header costs nothing.
+ *
+ * @module
+ */
+
+import { RedisProtocolError, RedisReplyError } from "../errors.ts";
+
+/**
+ * A parsed reply.
+ *
+ * | RESP type                         | value                                  |
+ * | --------------------------------- | -------------------------------------- |
+ * | simple string `+`                 | `string`                               |
+ * | error `-`, bulk error `!`         | a {@linkcode RedisReplyError} (a value, not thrown) |
+ * | integer `:`                       | `number` (a `bigint` beyond ±2^53)     |
+ * | bulk string `$`, verbatim `=`     | `Uint8Array` (verbatim without its `txt:` prefix) |
+ * | null `_`, `$-1`, `*-1`            | `null`                                 |
+ * | boolean `#`                       | `boolean`                              |
+ * | double `,`                        | `number` (`Infinity`, `-Infinity`, `NaN` too) |
+ * | big number `(`                    | `bigint`                               |
+ * | array `*`, set `~`                | `Reply[]` (a set too, as RESP2 sends it) |
+ * | map `%`                           | `Map<Reply, Reply>` (keys as sent: use {@linkcode mapGet}) |
+ * | push `>`                          | a {@linkcode PushReply}                |
+ * | attribute `\|`                    | discarded; the value that follows is returned |
+ */
+export type Reply =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Uint8Array
+  | RedisReplyError
+  | Reply[]
+  | Map<Reply, Reply>
+  | PushReply;
+
+/**
+ * An out-of-band RESP3 push message (`>`), e.g. a client-side-caching
+ * invalidation. It answers no command.
+ *
+ * @example
+ * ```ts
+ * import { parseReplies, PushReply } from "./parser.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [push] = parseReplies(new TextEncoder().encode(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"));
+ * assert.ok(push instanceof PushReply);
+ * assert.equal(push.kind, "invalidate");
+ * ```
+ */
+export class PushReply {
+  /** The elements, the first being the kind (e.g. `invalidate`, `message`). */
+  readonly data: Reply[];
+  /**
+   * Wraps the elements of a push message.
+   *
+   * @param data The elements of the push message.
+   */
+  constructor(data: Reply[]) {
+    this.data = data;
+  }
+  /** The first element as text (e.g. `"invalidate"`), or `""` if there is none. */
+  get kind(): string {
+    const first = this.data[0];
+    if (typeof first === "string") return first;
+    return first instanceof Uint8Array ? decodeUtf8(first) : "";
+  }
+}
+
+/** Limits that bound what a (possibly hostile) server can make the parser allocate. */
+export interface ParserLimits {
+  /** Largest bulk string, bulk error or verbatim string, in bytes. Default 512 MiB. */
+  maxBulkLength?: number;
+  /** Most elements in one array, set or push, or entries in one map. Default 1,000,000. */
+  maxAggregateLength?: number;
+  /** Deepest nesting of aggregates. Default 64. */
+  maxDepth?: number;
+  /** Longest header line (simple string, error, number), in bytes. Default 64 KiB. */
+  maxLineLength?: number;
+}
+
+/** The default {@linkcode ParserLimits}. */
+export const DEFAULT_PARSER_LIMITS: Readonly<Required<ParserLimits>> = Object.freeze({
+  maxBulkLength: 512 * 1024 * 1024,
+  maxAggregateLength: 1_000_000,
+  maxDepth: 64,
+  maxLineLength: 64 * 1024,
+});
+
+const CR = 13;
+const LF = 10;
+// Type bytes.
+const T_SIMPLE = 43; // +
+const T_ERROR = 45; // -
+const T_INTEGER = 58; // :
+const T_BULK = 36; // $
+const T_ARRAY = 42; // *
+const T_NULL = 95; // _
+const T_BOOLEAN = 35; // #
+const T_DOUBLE = 44; // ,
+const T_BIGNUM = 40; // (
+const T_BULK_ERROR = 33; // !
+const T_VERBATIM = 61; // =
+const T_MAP = 37; // %
+const T_SET = 126; // ~
+const T_ATTRIBUTE = 124; // |
+const T_PUSH = 62; // >
+
+/** Which byte values start a reply: a lookup table avoids a switch per line. */
+const KNOWN_TYPE = new Uint8Array(256);
+for (
+  const t of [
+    T_SIMPLE,
+    T_ERROR,
+    T_INTEGER,
+    T_BULK,
+    T_ARRAY,
+    T_NULL,
+    T_BOOLEAN,
+    T_DOUBLE,
+    T_BIGNUM,
+    T_BULK_ERROR,
+    T_VERBATIM,
+    T_MAP,
+    T_SET,
+    T_ATTRIBUTE,
+    T_PUSH,
+  ]
+) KNOWN_TYPE[t] = 1;
+
+// Parser states.
+const S_LINE = 0;
+const S_BULK = 1;
+const S_BULK_CR = 2;
+const S_BULK_LF = 3;
+const S_FAILED = 4;
+
+/** An aggregate being filled. Maps and attributes collect keys and values alternately. */
+interface Frame {
+  type: number;
+  remaining: number;
+  items: Reply[];
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+const DOUBLE_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const BIGNUM_RE = /^[+-]?\d+$/;
+
+/**
+ * Decodes bytes as UTF-8 (invalid sequences become U+FFFD).
+ *
+ * @param bytes The bytes.
+ * @returns The text.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
+
+/**
+ * Reads a string-like reply as text: a bulk string is decoded as UTF-8, a
+ * simple string returned as is, a number or bigint written in decimal.
+ *
+ * @param reply A reply.
+ * @returns The text, or `null` for a null reply.
+ * @throws {TypeError} If the reply is not string-like (an array, a map, an error...).
+ *
+ * @example
+ * ```ts
+ * import { replyToString } from "./parser.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(replyToString(new TextEncoder().encode("42")), "42");
+ * assert.equal(replyToString("OK"), "OK");
+ * ```
+ */
+export function replyToString(reply: Reply): string | null {
+  if (reply instanceof Uint8Array) return utf8.decode(reply);
+  if (typeof reply === "string") return reply;
+  if (reply === null) return null;
+  if (typeof reply === "number" || typeof reply === "bigint") return String(reply);
+  throw new TypeError(`Expected a string reply: received ${describeReply(reply)}`);
+}
+
+/**
+ * Looks up a text key in a RESP3 map reply, whose keys arrive as bulk strings
+ * (`Uint8Array`) or simple strings.
+ *
+ * @param map A map reply (e.g. from `HELLO 3` or `CONFIG GET` over RESP3).
+ * @param key The key, as text.
+ * @returns The value, or `undefined` if the key is absent.
+ *
+ * @example
+ * ```ts
+ * import { mapGet, parseReplies } from "./parser.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [map] = parseReplies(new TextEncoder().encode("%1\r\n$5\r\nproto\r\n:3\r\n"));
+ * assert.equal(mapGet(map as Map<never, never>, "proto"), 3);
+ * ```
+ */
+export function mapGet(map: Map<Reply, Reply>, key: string): Reply | undefined {
+  for (const [k, v] of map) {
+    if (k === key || (k instanceof Uint8Array && utf8.decode(k) === key)) return v;
+  }
+  return undefined;
+}
+
+/** A short description of a reply's type, for error messages. */
+function describeReply(reply: Reply): string {
+  if (Array.isArray(reply)) return "an array";
+  if (reply instanceof Map) return "a map";
+  if (reply instanceof RedisReplyError) return `an error (${reply.message})`;
+  if (reply instanceof PushReply) return "a push message";
+  return typeof reply;
+}
+
+/**
+ * The incremental parser. Feed it chunks in order; it calls `onReply` once per
+ * complete top-level reply (push messages included).
+ *
+ * After it throws a {@linkcode RedisProtocolError} the stream is unusable: the
+ * parser stays failed, and the connection must be dropped.
+ *
+ * @example Replies split across chunks
+ * ```ts
+ * import { RespParser, type Reply } from "./parser.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const replies: Reply[] = [];
+ * const parser = new RespParser((r) => replies.push(r));
+ * const enc = new TextEncoder();
+ * parser.feed(enc.encode("+OK\r\n$5\r\nhel"));
+ * parser.feed(enc.encode("lo\r\n:4"));
+ * parser.feed(enc.encode("2\r\n"));
+ * assert.deepEqual(replies, ["OK", enc.encode("hello"), 42]);
+ * ```
+ */
+export class RespParser {
+  readonly #onReply: (reply: Reply) => void;
+  readonly #maxBulk: number;
+  readonly #maxAggregate: number;
+  readonly #maxDepth: number;
+  readonly #maxLine: number;
+
+  #state = S_LINE;
+  #failure: RedisProtocolError | undefined;
+  /** The carried part of a header line split across chunks. */
+  #line: Uint8Array = new Uint8Array(0);
+  #lineLen = 0;
+  /** The bulk payload being read. */
+  #bulkType = 0;
+  #bulkLen = 0;
+  #bulkFilled = 0;
+  #bulk: Uint8Array | undefined;
+  #stack: Frame[] = [];
+
+  /**
+   * Creates a parser for one stream.
+   *
+   * @param onReply Called with each complete top-level reply, in order.
+   * @param limits Bounds on what the server may make the parser allocate.
+   * @throws {RangeError} If a limit is not a positive integer.
+   */
+  constructor(onReply: (reply: Reply) => void, limits: ParserLimits = {}) {
+    this.#onReply = onReply;
+    this.#maxBulk = limit(limits, "maxBulkLength");
+    this.#maxAggregate = limit(limits, "maxAggregateLength");
+    this.#maxDepth = limit(limits, "maxDepth");
+    this.#maxLine = limit(limits, "maxLineLength");
+  }
+
+  /** True while a reply has been started but not finished. */
+  get busy(): boolean {
+    return this.#state !== S_LINE || this.#lineLen > 0 || this.#stack.length > 0;
+  }
+
+  /**
+   * Parses the next chunk of the stream. The chunk is not kept: what is needed
+   * from it is copied.
+   *
+   * @param chunk Bytes received.
+   * @throws {RedisProtocolError} If the bytes are not valid RESP or exceed a limit
+   * (then, and on every later call).
+   */
+  feed(chunk: Uint8Array): void {
+    if (this.#state === S_FAILED) throw this.#failure!;
+    try {
+      this.#run(chunk);
+    } catch (error) {
+      // The rest of the chunk is lost either way: the stream cannot resume.
+      this.#state = S_FAILED;
+      this.#stack = [];
+      this.#bulk = undefined;
+      this.#line = new Uint8Array(0);
+      this.#failure = error instanceof RedisProtocolError
+        ? error
+        : new RedisProtocolError("RESP parser stopped: a reply handler threw", { cause: error });
+      throw error;
+    }
+  }
+
+  #run(chunk: Uint8Array): void {
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end) {
+      switch (this.#state) {
+        case S_LINE: {
+          if (this.#lineLen === 0 && KNOWN_TYPE[chunk[pos]] === 0) {
+            throw protocolError(`unknown type byte`, chunk, pos);
+          }
+          const lf = chunk.indexOf(LF, pos);
+          if (lf === -1) {
+            this.#carry(chunk, pos, end);
+            return;
+          }
+          if (this.#lineLen === 0) {
+            // The whole line is in this chunk: parse it in place.
+            if (lf - pos > this.#maxLine + 1) throw this.#lineTooLong();
+            if (chunk[lf - 1] !== CR) throw protocolError("missing CR before LF", chunk, pos);
+            const start = pos;
+            pos = lf + 1;
+            this.#header(chunk, start, lf - 1);
+          } else {
+            this.#carry(chunk, pos, lf + 1);
+            pos = lf + 1;
+            const line = this.#line;
+            const len = this.#lineLen;
+            this.#lineLen = 0;
+            if (len < 3 || line[len - 2] !== CR) {
+              throw protocolError("missing CR before LF", line, 0);
+            }
+            this.#header(line, 0, len - 2);
+          }
+          break;
+        }
+        case S_BULK: {
+          const need = this.#bulkLen - this.#bulkFilled;
+          const avail = end - pos;
+          if (this.#bulkFilled === 0 && avail >= need + 2) {
+            // The whole payload and its CRLF are here: one copy, no state.
+            if (chunk[pos + need] !== CR || chunk[pos + need + 1] !== LF) {
+              throw protocolError("missing CRLF after bulk string", chunk, pos + need);
+            }
+            // Copy explicitly: Node's Buffer#slice returns a view of a buffer
+            // the transport may reuse, and a Buffer rather than a Uint8Array.
+            const payload = new Uint8Array(need);
+            payload.set(chunk.subarray(pos, pos + need));
+            pos += need + 2;
+            this.#state = S_LINE;
+            this.#bulkDone(payload);
+            break;
+          }
+          // Split payload: fill a buffer of the declared size across chunks.
+          this.#bulk ??= new Uint8Array(this.#bulkLen);
+          const take = avail < need ? avail : need;
+          this.#bulk.set(chunk.subarray(pos, pos + take), this.#bulkFilled);
+          this.#bulkFilled += take;
+          pos += take;
+          if (this.#bulkFilled === this.#bulkLen) this.#state = S_BULK_CR;
+          break;
+        }
+        case S_BULK_CR: {
+          if (chunk[pos] !== CR) throw protocolError("missing CRLF after bulk string", chunk, pos);
+          pos++;
+          this.#state = S_BULK_LF;
+          break;
+        }
+        case S_BULK_LF: {
+          if (chunk[pos] !== LF) throw protocolError("missing CRLF after bulk string", chunk, pos);
+          pos++;
+          const payload = this.#bulk!;
+          this.#bulk = undefined;
+          this.#state = S_LINE;
+          this.#bulkDone(payload);
+          break;
+        }
+        default:
+          throw this.#failure!;
+      }
+    }
+  }
+
+  /** Appends `chunk[from, to)` to the carried line, within `maxLineLength` (+ CRLF). */
+  #carry(chunk: Uint8Array, from: number, to: number): void {
+    const len = this.#lineLen + (to - from);
+    if (len > this.#maxLine + 2) throw this.#lineTooLong();
+    if (len > this.#line.length) {
+      const grown = new Uint8Array(
+        Math.min(Math.max(len, this.#line.length * 2, 64), this.#maxLine + 2),
+      );
+      grown.set(this.#line.subarray(0, this.#lineLen));
+      this.#line = grown;
+    }
+    this.#line.set(chunk.subarray(from, to), this.#lineLen);
+    this.#lineLen = len;
+  }
+
+  #lineTooLong(): RedisProtocolError {
+    return new RedisProtocolError(
+      `RESP protocol error: header line longer than maxLineLength (${this.#maxLine} bytes)`,
+    );
+  }
+
+  /** Handles a header line: `buf[start]` is the type byte, `buf[end]` the CR. */
+  #header(buf: Uint8Array, start: number, end: number): void {
+    const type = buf[start];
+    const from = start + 1;
+    switch (type) {
+      case T_SIMPLE:
+        this.#emit(text(buf, from, end));
+        return;
+      case T_ERROR:
+        this.#emit(new RedisReplyError(text(buf, from, end)));
+        return;
+      case T_INTEGER:
+        this.#emit(integer(buf, from, end));
+        return;
+      case T_BULK:
+      case T_BULK_ERROR:
+      case T_VERBATIM: {
+        const n = length(buf, from, end);
+        if (n === -1 && type === T_BULK) {
+          this.#emit(null);
+          return;
+        }
+        if (n < 0) throw protocolError("negative length", buf, start);
+        if (n > this.#maxBulk) {
+          throw new RedisProtocolError(
+            `RESP protocol error: bulk length ${n} exceeds maxBulkLength (${this.#maxBulk})`,
+          );
+        }
+        this.#bulkType = type;
+        this.#bulkLen = n;
+        this.#bulkFilled = 0;
+        this.#state = S_BULK;
+        return;
+      }
+      case T_ARRAY:
+      case T_SET:
+      case T_PUSH:
+      case T_MAP:
+      case T_ATTRIBUTE: {
+        const n = length(buf, from, end);
+        if (n === -1 && type === T_ARRAY) {
+          this.#emit(null);
+          return;
+        }
+        if (n < 0) throw protocolError("negative length", buf, start);
+        if (n > this.#maxAggregate) {
+          throw new RedisProtocolError(
+            `RESP protocol error: aggregate length ${n} exceeds maxAggregateLength (${this.#maxAggregate})`,
+          );
+        }
+        if (this.#stack.length >= this.#maxDepth) {
+          throw new RedisProtocolError(
+            `RESP protocol error: nesting deeper than maxDepth (${this.#maxDepth})`,
+          );
+        }
+        if (n === 0) {
+          if (type !== T_ATTRIBUTE) this.#emit(finish(type, []));
+          return;
+        }
+        const pairs = type === T_MAP || type === T_ATTRIBUTE;
+        this.#stack.push({ type, remaining: pairs ? 2 * n : n, items: [] });
+        return;
+      }
+      case T_NULL:
+        if (end !== from) throw protocolError("null with a payload", buf, start);
+        this.#emit(null);
+        return;
+      case T_BOOLEAN:
+        if (end === from + 1 && buf[from] === 116) this.#emit(true); // t
+        else if (end === from + 1 && buf[from] === 102) this.#emit(false); // f
+        else throw protocolError("bad boolean", buf, start);
+        return;
+      case T_DOUBLE:
+        this.#emit(double(buf, from, end));
+        return;
+      case T_BIGNUM: {
+        const s = text(buf, from, end);
+        if (!BIGNUM_RE.test(s)) throw protocolError("bad big number", buf, start);
+        this.#emit(BigInt(s));
+        return;
+      }
+      default:
+        throw protocolError("unknown type byte", buf, start);
+    }
+  }
+
+  #bulkDone(payload: Uint8Array): void {
+    const type = this.#bulkType;
+    if (type === T_BULK) {
+      this.#emit(payload);
+    } else if (type === T_BULK_ERROR) {
+      this.#emit(new RedisReplyError(utf8.decode(payload)));
+    } else {
+      // Verbatim: a 3-byte format and a colon ("txt:", "mkd:") precede the text.
+      if (payload.length < 4 || payload[3] !== 58) {
+        throw protocolError("verbatim string without a format prefix", payload, 0);
+      }
+      this.#emit(payload.subarray(4));
+    }
+  }
+
+  /** Hands a complete value to its parent aggregate, completing parents as they fill. */
+  #emit(value: Reply): void {
+    const stack = this.#stack;
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (top === undefined) {
+        this.#onReply(value);
+        return;
+      }
+      top.items.push(value);
+      if (--top.remaining > 0) return;
+      stack.pop();
+      // An attribute annotates the value that follows it: drop it, and let
+      // that value take its place in the parent.
+      if (top.type === T_ATTRIBUTE) return;
+      value = finish(top.type, top.items);
+    }
+  }
+}
+
+/**
+ * Parses a buffer that holds complete replies (convenient in tests and tools).
+ *
+ * @param bytes RESP bytes.
+ * @param limits Parser limits.
+ * @returns The replies, in order.
+ * @throws {RedisProtocolError} If the bytes are malformed or end in the middle of a reply.
+ *
+ * @example
+ * ```ts
+ * import { parseReplies } from "./parser.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseReplies(new TextEncoder().encode(":1\r\n#t\r\n_\r\n")), [1, true, null]);
+ * ```
+ */
+export function parseReplies(bytes: Uint8Array, limits?: ParserLimits): Reply[] {
+  const out: Reply[] = [];
+  const parser = new RespParser((r) => out.push(r), limits);
+  parser.feed(bytes);
+  if (parser.busy) throw new RedisProtocolError("RESP protocol error: truncated reply");
+  return out;
+}
+
+function finish(type: number, items: Reply[]): Reply {
+  if (type === T_MAP) {
+    const map = new Map<Reply, Reply>();
+    for (let i = 0; i < items.length; i += 2) map.set(items[i], items[i + 1]);
+    return map;
+  }
+  if (type === T_PUSH) return new PushReply(items);
+  return items;
+}
+
+function limit(limits: ParserLimits, name: keyof ParserLimits): number {
+  const value = limits[name] ?? DEFAULT_PARSER_LIMITS[name];
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create RespParser: ${name} must be a positive integer: received ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Decodes `buf[from, end)`; short ASCII text (the usual "OK", "PONG") skips TextDecoder. */
+function text(buf: Uint8Array, from: number, end: number): string {
+  const n = end - from;
+  if (n === 2 && buf[from] === 79 && buf[from + 1] === 75) return "OK";
+  if (n <= 16) {
+    let s = "";
+    for (let i = from; i < end; i++) {
+      const c = buf[i];
+      if (c >= 0x80) return utf8.decode(buf.subarray(from, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(buf.subarray(from, end));
+}
+
+/** Parses a RESP integer; a `bigint` when it does not fit a double exactly. */
+function integer(buf: Uint8Array, from: number, end: number): number | bigint {
+  let i = from;
+  const negative = buf[i] === 45;
+  if (negative) i++;
+  const digits = end - i;
+  if (digits < 1 || digits > 20) throw protocolError("bad integer", buf, from - 1);
+  let n = 0;
+  for (let j = i; j < end; j++) {
+    const d = buf[j] - 48;
+    if (d < 0 || d > 9) throw protocolError("bad integer", buf, from - 1);
+    n = n * 10 + d;
+  }
+  if (digits <= 15) return negative ? -n : n;
+  const big = BigInt(text(buf, from, end));
+  if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) return big;
+  return Number(big);
+}
+
+/** Parses a length: a non-negative integer or `-1`. Longer than 15 digits is over any limit. */
+function length(buf: Uint8Array, from: number, end: number): number {
+  if (end - from === 2 && buf[from] === 45 && buf[from + 1] === 49) return -1;
+  const digits = end - from;
+  if (digits < 1) throw protocolError("bad length", buf, from - 1);
+  let n = 0;
+  for (let j = from; j < end; j++) {
+    const d = buf[j] - 48;
+    if (d < 0 || d > 9) throw protocolError("bad length", buf, from - 1);
+    n = n * 10 + d;
+  }
+  if (digits > 15) return Number.MAX_SAFE_INTEGER;
+  return n;
+}
+
+function double(buf: Uint8Array, from: number, end: number): number {
+  const s = text(buf, from, end);
+  switch (s.toLowerCase()) {
+    case "inf":
+    case "+inf":
+      return Infinity;
+    case "-inf":
+      return -Infinity;
+    case "nan":
+    case "-nan":
+      return NaN;
+  }
+  if (!DOUBLE_RE.test(s)) throw protocolError("bad double", buf, from - 1);
+  return Number(s);
+}
+
+/** A protocol error quoting (at most 32 bytes of) the offending input. */
+function protocolError(what: string, buf: Uint8Array, at: number): RedisProtocolError {
+  const end = Math.min(buf.length, at + 32);
+  let quoted = "";
+  for (let i = at; i < end; i++) quoted += String.fromCharCode(buf[i]);
+  return new RedisProtocolError(`RESP protocol error: ${what} at ${JSON.stringify(quoted)}`);
+}

@@ -1,0 +1,920 @@
+/**
+ * A scripted, in-memory Redis peer for tests: `FakeRedis.connect` is a
+ * {@linkcode Connect} function to inject wherever a transport is accepted
+ * (`new RedisClient({ connect: fake.connect })`, `RedisBackend({ transport })`).
+ *
+ * By default it answers like a small Redis (HELLO, AUTH, PING, SELECT, CLIENT,
+ * GET/SET/MGET/MSET/DEL/UNLINK/EXISTS/EXPIRE/PEXPIRE/TTL/PTTL/SCAN/KEYS/DBSIZE/
+ * FLUSHDB/...) from an in-memory, binary-safe store. Tests take over with
+ * `onCommand` (answer, delay, or never answer a command), drive a connection by
+ * hand (`send` bytes split anywhere, `reset`, `end`), refuse or hang new
+ * connections, and inspect what the client wrote (`writes`, `commands`).
+ *
+ * Every open connection holds a timer-free keep-alive so Node's test runner
+ * does not exit while a client waits on an (unref'd) timeout; `close()`
+ * releases everything, and is the teardown to call.
+ *
+ * @example Default responder
+ * ```ts
+ * import { FakeRedis } from "./fake_transport.ts";
+ * import { RedisClient } from "../../src/resp/client.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const fake = new FakeRedis();
+ * const client = new RedisClient({ connect: fake.connect });
+ * await client.command(["SET", "a", "1"]);
+ * assert.deepEqual(fake.commands.at(-1), ["SET", "a", "1"]);
+ * assert.equal(fake.getString("a"), "1");
+ * await client.close();
+ * await fake.close();
+ * ```
+ *
+ * @module
+ */
+
+import { type Reply, RespParser } from "../../src/resp/parser.ts";
+import type {
+  Connect,
+  ConnectOptions,
+  Transport,
+  TransportHandlers,
+} from "../../src/resp/transport.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// ------------------------------------------------------------ reply builders
+
+/** Raw RESP to send: bytes, or text (encoded as UTF-8). */
+export type RespBytes = Uint8Array | string;
+
+function toBytes(data: RespBytes): Uint8Array {
+  return typeof data === "string" ? enc.encode(data) : data;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/**
+ * Builders for RESP replies, each returning bytes ready for
+ * {@linkcode FakeConnection.send} or to return from an `onCommand` handler.
+ *
+ * @example
+ * ```ts
+ * import { resp } from "./fake_transport.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = resp.array([resp.bulk("a"), resp.int(1), resp.nil(2)]);
+ * assert.equal(new TextDecoder().decode(bytes), "*3\r\n$1\r\na\r\n:1\r\n$-1\r\n");
+ * ```
+ */
+export const resp = {
+  /** `+OK` */
+  ok: enc.encode("+OK\r\n") as Uint8Array,
+  /** A simple string, `+text`. */
+  simple: (text: string): Uint8Array => enc.encode(`+${text}\r\n`),
+  /** An error reply, `-ERR message` (give the code too). */
+  error: (message: string): Uint8Array => enc.encode(`-${message}\r\n`),
+  /** An integer, `:n`. */
+  int: (n: number | bigint): Uint8Array => enc.encode(`:${n}\r\n`),
+  /** A bulk string, binary safe. */
+  bulk: (value: string | Uint8Array): Uint8Array => {
+    const body = toBytes(value);
+    return concat([enc.encode(`$${body.length}\r\n`), body, enc.encode("\r\n")]);
+  },
+  /** Null: `_` in RESP3, `$-1` in RESP2 (the default). */
+  nil: (protocol: 2 | 3 = 2): Uint8Array => enc.encode(protocol === 3 ? "_\r\n" : "$-1\r\n"),
+  /** An array of already-encoded elements. */
+  array: (items: readonly Uint8Array[]): Uint8Array =>
+    concat([enc.encode(`*${items.length}\r\n`), ...items]),
+  /** A RESP3 map of already-encoded keys and values. */
+  map: (entries: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array =>
+    concat([enc.encode(`%${entries.length}\r\n`), ...entries.flat()]),
+  /** A RESP3 push message of already-encoded elements. */
+  push: (items: readonly Uint8Array[]): Uint8Array =>
+    concat([enc.encode(`>${items.length}\r\n`), ...items]),
+  /** A RESP3 boolean. */
+  bool: (value: boolean): Uint8Array => enc.encode(value ? "#t\r\n" : "#f\r\n"),
+  /** A RESP3 double. */
+  double: (value: number): Uint8Array =>
+    enc.encode(
+      `,${
+        Number.isNaN(value)
+          ? "nan"
+          : value === Infinity
+          ? "inf"
+          : value === -Infinity
+          ? "-inf"
+          : value
+      }\r\n`,
+    ),
+};
+
+// ------------------------------------------------------------ types
+
+/**
+ * Return this from an `onCommand` handler to never answer the command. Later
+ * commands are still answered, so a test that skips one answer must send the
+ * replies itself (`conn.send`) to keep them in order, or answer nothing at all
+ * (`onCommand(() => NO_REPLY)`) to play a stalled server.
+ */
+export const NO_REPLY: unique symbol = Symbol("NO_REPLY");
+
+/** A command the client sent, as the fake sees it. */
+export interface FakeCommand {
+  /** The command name, upper-cased (`"GET"`). */
+  readonly name: string;
+  /** All the arguments (name first), decoded as UTF-8. */
+  readonly args: string[];
+  /** All the arguments (name first), as sent: binary safe. */
+  readonly raw: Uint8Array[];
+  /** The connection it came on. */
+  readonly conn: FakeConnection;
+}
+
+/**
+ * What a handler answers: bytes or RESP text to send, {@linkcode NO_REPLY} to
+ * stay silent, or `undefined` to let the default responder answer. May be a
+ * promise (a delayed answer); answers still go out in command order.
+ */
+export type FakeReply = RespBytes | typeof NO_REPLY | undefined;
+
+/** Decides the answer to one command; see {@linkcode FakeReply}. */
+export type CommandHandler = (
+  args: string[],
+  command: FakeCommand,
+) => FakeReply | Promise<FakeReply>;
+
+/** Options of {@linkcode FakeRedis}. */
+export interface FakeRedisOptions {
+  /** Require this password (`requirepass`, or the ACL user's). */
+  password?: string;
+  /** The ACL user that `password` belongs to. Default `"default"`. */
+  username?: string;
+  /** Answer `HELLO` (Redis 6+). `false` plays Redis 5: `ERR unknown command 'HELLO'`. Default true. */
+  hello?: boolean;
+  /** Clock for key expiry, in ms. Default `Date.now`. */
+  now?: () => number;
+  /** Deliver every automatic reply in chunks of this many bytes (1 = byte by byte). */
+  splitReplies?: number;
+}
+
+/** A stored value in the fake's keyspace. */
+export interface FakeEntry {
+  /** The value's bytes. */
+  value: Uint8Array;
+  /** When it expires (in the fake's clock), or undefined. */
+  expiresAt: number | undefined;
+  /** Creation order: SCAN cursors are sequence numbers, stable under deletion. */
+  seq: number;
+}
+
+/** One accepted connection: the server's side of it. */
+export class FakeConnection {
+  /** The options the client connected with. */
+  readonly options: ConnectOptions;
+  /** Every `write` the client made, with the commands it completed. */
+  readonly writes: { bytes: Uint8Array; commands: string[][] }[] = [];
+  /** Every command received on this connection, decoded. */
+  readonly commands: string[][] = [];
+  /** The protocol negotiated by HELLO (2 until then). */
+  protocol: 2 | 3 = 2;
+  /** Whether AUTH (or HELLO AUTH) succeeded, or no password is required. */
+  authenticated: boolean;
+  /** The database selected. */
+  db = 0;
+  /** The name from CLIENT SETNAME / HELLO SETNAME. */
+  name: string | undefined;
+  /** True once closed by either side. */
+  closed = false;
+  /** True if the client closed it. */
+  closedByClient = false;
+  /** The connection's id (1, 2, ...). */
+  readonly id: number;
+
+  readonly #server: FakeRedis;
+  readonly #handlers: TransportHandlers;
+  readonly #parser: RespParser;
+  #chain: Promise<void> = Promise.resolve();
+  #received: string[][] = [];
+  #receivedRaw: Uint8Array[][] = [];
+
+  /**
+   * Accepts a connection; created by {@linkcode FakeRedis.connect}, not by tests.
+   *
+   * @param server The fake server.
+   * @param id The connection number.
+   * @param options What the client connected with.
+   * @param handlers The client's callbacks.
+   */
+  constructor(server: FakeRedis, id: number, options: ConnectOptions, handlers: TransportHandlers) {
+    this.#server = server;
+    this.id = id;
+    this.options = options;
+    this.#handlers = handlers;
+    this.authenticated = server.password === undefined;
+    this.#parser = new RespParser((reply) => this.#onCommandReply(reply));
+  }
+
+  /** The transport handed to the client. */
+  readonly transport: Transport = {
+    write: (bytes: Uint8Array): void => {
+      if (this.closed) return;
+      const copy = bytes.slice();
+      this.#received = [];
+      this.#receivedRaw = [];
+      try {
+        this.#parser.feed(copy);
+      } catch (error) {
+        this.writes.push({ bytes: copy, commands: [] });
+        this.reset(error as Error);
+        return;
+      }
+      const commands = this.#received;
+      const raws = this.#receivedRaw;
+      this.writes.push({ bytes: copy, commands });
+      for (let i = 0; i < commands.length; i++) this.#dispatch(commands[i], raws[i]);
+    },
+    close: (): Promise<void> => {
+      if (!this.closed) {
+        this.closed = true;
+        this.closedByClient = true;
+        this.#server._released(this);
+        queueMicrotask(() => this.#handlers.onClose());
+      }
+      return Promise.resolve();
+    },
+  };
+
+  #onCommandReply(reply: Reply): void {
+    const raw = Array.isArray(reply) ? reply.filter((x) => x instanceof Uint8Array) : [];
+    const args = raw.map((b) => dec.decode(b));
+    this.#received.push(args);
+    this.#receivedRaw.push(raw);
+    this.commands.push(args);
+  }
+
+  #dispatch(args: string[], raw: Uint8Array[]): void {
+    const command: FakeCommand = { name: (args[0] ?? "").toUpperCase(), args, raw, conn: this };
+    this.#server._received(command);
+    this.#chain = this.#chain.then(async () => {
+      let answer: FakeReply;
+      try {
+        answer = await this.#server._answer(command);
+      } catch (error) {
+        answer = resp.error(`ERR fake handler threw: ${(error as Error)?.message}`);
+      }
+      if (answer === NO_REPLY || answer === undefined || this.closed) return;
+      this.send(answer, { split: this.#server.splitReplies });
+      if (command.name === "QUIT") this.end();
+    }).catch((error) => {
+      // Never let the reply chain break (or leak an unhandled rejection).
+      console.error("FakeRedis: delivering a reply failed", error);
+    });
+  }
+
+  /**
+   * Sends bytes to the client now (synchronously), optionally split.
+   *
+   * @param data RESP bytes or text (it need not be valid: garbage is fine).
+   * @param options `split`: a chunk size, or the offsets to cut at.
+   */
+  send(data: RespBytes, options: { split?: number | readonly number[] } = {}): void {
+    if (this.closed) return;
+    const bytes = toBytes(data);
+    const cuts: number[] = [];
+    const split = options.split;
+    if (typeof split === "number" && split > 0) {
+      for (let at = split; at < bytes.length; at += split) cuts.push(at);
+    } else if (Array.isArray(split)) {
+      cuts.push(...split.filter((at) => at > 0 && at < bytes.length).sort((a, b) => a - b));
+    }
+    let from = 0;
+    for (const at of [...cuts, bytes.length]) {
+      if (this.closed) return;
+      if (at > from) this.#handlers.onData(bytes.slice(from, at));
+      from = at;
+    }
+  }
+
+  /** Drops the connection from the server's side, as a reset: `onClose(error)`. */
+  reset(error: Error = new Error("ECONNRESET: connection reset by peer")): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#server._released(this);
+    this.#handlers.onClose(error);
+  }
+
+  /** Closes the connection cleanly from the server's side: `onClose()`. */
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#server._released(this);
+    this.#handlers.onClose();
+  }
+}
+
+/**
+ * A fake Redis server reached through {@linkcode FakeRedis.connect}.
+ *
+ * @example Taking over a command, and failing a connection
+ * ```ts
+ * import { FakeRedis, NO_REPLY, resp } from "./fake_transport.ts";
+ * import { RedisClient } from "../../src/resp/client.ts";
+ * import { RedisReplyError } from "../../src/errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const fake = new FakeRedis();
+ * fake.onCommand((args) => (args[0] === "GET" ? resp.error("ERR nope") : undefined));
+ * const client = new RedisClient({ connect: fake.connect });
+ * await assert.rejects(client.command(["GET", "k"]), RedisReplyError);
+ * await client.close();
+ * await fake.close();
+ * ```
+ */
+export class FakeRedis {
+  /** Every connection accepted, in order. */
+  readonly connections: FakeConnection[] = [];
+  /** The password required, if any. */
+  readonly password: string | undefined;
+  /** The ACL user of `password`. */
+  readonly username: string;
+  /** Whether HELLO is understood (Redis 6+). */
+  hello: boolean;
+  /** Chunk size for automatic replies (undefined: whole). */
+  splitReplies: number | undefined;
+  /** How many times `connect` was called (refused and hung attempts included). */
+  connectAttempts = 0;
+
+  readonly #now: () => number;
+  readonly #dbs = new Map<number, Map<string, FakeEntry>>();
+  #seq = 0;
+  #handlers: CommandHandler[] = [];
+  #refusal: Error | undefined;
+  #hanging = false;
+  #hung: { reject: (e: Error) => void }[] = [];
+  #waiters: { match: (c: FakeCommand) => boolean; resolve: (c: FakeCommand) => void }[] = [];
+  #open = 0;
+  #closed = false;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Creates a fake server with an empty keyspace.
+   *
+   * @param options Password, HELLO support, clock, reply splitting.
+   */
+  constructor(options: FakeRedisOptions = {}) {
+    this.password = options.password;
+    this.username = options.username ?? "default";
+    this.hello = options.hello ?? true;
+    this.#now = options.now ?? Date.now;
+    this.splitReplies = options.splitReplies;
+  }
+
+  /** The {@linkcode Connect} function to inject. */
+  readonly connect: Connect = (options, handlers) => {
+    this.connectAttempts++;
+    if (this.#closed) return Promise.reject(new Error("ECONNREFUSED: the fake server is closed"));
+    if (this.#refusal) {
+      return Promise.reject(this.#refusal);
+    }
+    if (this.#hanging) {
+      this.#hold();
+      return new Promise<Transport>((_, reject) => {
+        this.#hung.push({
+          reject: (e) => {
+            this.#unhold();
+            reject(e);
+          },
+        });
+      });
+    }
+    const conn = new FakeConnection(this, this.connections.length + 1, options, handlers);
+    this.connections.push(conn);
+    this.#hold();
+    return Promise.resolve(conn.transport);
+  };
+
+  /** The most recent connection that is still open. */
+  get current(): FakeConnection | undefined {
+    for (let i = this.connections.length - 1; i >= 0; i--) {
+      if (!this.connections[i].closed) return this.connections[i];
+    }
+    return undefined;
+  }
+
+  /** Every command received on every connection, decoded, in order. */
+  get commands(): string[][] {
+    return this.connections.flatMap((c) => c.commands);
+  }
+
+  /**
+   * Adds a handler consulted before the default responder (the latest added
+   * first). Return `undefined` to pass the command on.
+   *
+   * @param handler Decides the answer.
+   * @returns A function that removes the handler.
+   */
+  onCommand(handler: CommandHandler): () => void {
+    this.#handlers.unshift(handler);
+    return () => {
+      this.#handlers = this.#handlers.filter((h) => h !== handler);
+    };
+  }
+
+  /**
+   * Refuses new connections (`connect` rejects with `error`), or accepts them
+   * again with `refuse(false)`.
+   *
+   * @param error The rejection; default an `ECONNREFUSED` error.
+   */
+  refuse(error: Error | false = new Error("ECONNREFUSED: connection refused")): void {
+    this.#refusal = error === false ? undefined : error;
+  }
+
+  /**
+   * Makes new connections hang: `connect` never settles until `hang(false)` or
+   * `close()` (which reject those attempts).
+   *
+   * @param on Whether to hang.
+   */
+  hang(on = true): void {
+    this.#hanging = on;
+    if (!on) this.#releaseHung();
+  }
+
+  /**
+   * Resolves with the next command matching `match` (a name such as `"GET"`,
+   * or a predicate), received from now on.
+   *
+   * @param match The command name or a predicate.
+   * @returns The command.
+   */
+  waitFor(match: string | ((command: FakeCommand) => boolean)): Promise<FakeCommand> {
+    const test = typeof match === "string"
+      ? (c: FakeCommand) => c.name === match.toUpperCase()
+      : match;
+    return new Promise((resolve) => this.#waiters.push({ match: test, resolve }));
+  }
+
+  /**
+   * Shuts the fake down for good: resets every open connection, rejects hung
+   * attempts and refuses new ones, releases the keep-alive. Close clients first.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#hanging = false;
+    this.#releaseHung();
+    for (const conn of this.connections) conn.reset(new Error("fake server closed"));
+    this.#open = 0;
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------- store helpers
+
+  /** The entries of database `db`, keyed by the key's bytes as a latin1 string. */
+  database(db = 0): Map<string, FakeEntry> {
+    let map = this.#dbs.get(db);
+    if (!map) this.#dbs.set(db, map = new Map());
+    return map;
+  }
+
+  /**
+   * Stores a value directly (no command).
+   *
+   * @param key The key (UTF-8) or its bytes.
+   * @param value The value (UTF-8) or its bytes.
+   * @param ttlMs Time to live, in ms.
+   * @param db The database.
+   */
+  set(key: string | Uint8Array, value: string | Uint8Array, ttlMs?: number, db = 0): void {
+    const k = latin1(toBytes(key));
+    this.database(db).set(k, {
+      value: toBytes(value).slice(),
+      expiresAt: ttlMs === undefined ? undefined : this.#now() + ttlMs,
+      seq: ++this.#seq,
+    });
+  }
+
+  /**
+   * Reads a value directly.
+   *
+   * @param key The key (UTF-8) or its bytes.
+   * @param db The database.
+   * @returns The bytes, or undefined if absent or expired.
+   */
+  get(key: string | Uint8Array, db = 0): Uint8Array | undefined {
+    return this.#lookup(this.database(db), latin1(toBytes(key)))?.value;
+  }
+
+  /**
+   * Reads a value directly, as UTF-8 text.
+   *
+   * @param key The key.
+   * @param db The database.
+   * @returns The text, or undefined if absent or expired.
+   */
+  getString(key: string | Uint8Array, db = 0): string | undefined {
+    const v = this.get(key, db);
+    return v === undefined ? undefined : dec.decode(v);
+  }
+
+  /**
+   * Remaining time to live of a key, in ms.
+   *
+   * @param key The key.
+   * @param db The database.
+   * @returns ms left, `-1` without expiry, `-2` when absent.
+   */
+  ttl(key: string | Uint8Array, db = 0): number {
+    const e = this.#lookup(this.database(db), latin1(toBytes(key)));
+    if (!e) return -2;
+    return e.expiresAt === undefined ? -1 : e.expiresAt - this.#now();
+  }
+
+  // ---------------------------------------------------------- internals
+
+  #hold(): void {
+    this.#open++;
+    // An interval is a handle Node counts as alive, like the socket a real
+    // transport would hold; it never fires in practice.
+    this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+  }
+
+  #unhold(): void {
+    if (this.#open > 0) this.#open--;
+    if (this.#open === 0 && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
+  #releaseHung(): void {
+    const hung = this.#hung;
+    this.#hung = [];
+    for (const h of hung) h.reject(new Error("connect abandoned by the fake server"));
+  }
+
+  /** @internal A connection closed. */
+  _released(_conn: FakeConnection): void {
+    this.#unhold();
+  }
+
+  /** @internal A command arrived. */
+  _received(command: FakeCommand): void {
+    const waiters = this.#waiters;
+    for (let i = 0; i < waiters.length; i++) {
+      if (waiters[i].match(command)) {
+        waiters[i].resolve(command);
+        waiters.splice(i--, 1);
+      }
+    }
+  }
+
+  /** @internal Decides the answer: handlers first, then the default responder. */
+  async _answer(command: FakeCommand): Promise<FakeReply> {
+    for (const handler of this.#handlers) {
+      const answer = await handler(command.args, command);
+      if (answer !== undefined) return answer;
+    }
+    return this.#respond(command);
+  }
+
+  #lookup(db: Map<string, FakeEntry>, key: string): FakeEntry | undefined {
+    const e = db.get(key);
+    if (e && e.expiresAt !== undefined && e.expiresAt <= this.#now()) {
+      db.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  /** The default responder: a small, binary-safe Redis. */
+  #respond(command: FakeCommand): Uint8Array {
+    const { conn, raw, args } = command;
+    const name = command.name;
+    const p = conn.protocol;
+    const nil = resp.nil(p);
+    const wrongArgs = resp.error(
+      `ERR wrong number of arguments for '${name.toLowerCase()}' command`,
+    );
+
+    if (name === "HELLO") {
+      if (!this.hello) {
+        return resp.error(
+          `ERR unknown command 'HELLO', with args beginning with: ${
+            args.slice(1, 2).map((a) => `'${a}'`).join(" ")
+          }`,
+        );
+      }
+      const version = args[1] ?? "2";
+      if (version !== "2" && version !== "3") {
+        return resp.error("NOPROTO sorry, this protocol version is not supported.");
+      }
+      for (let i = 2; i < args.length; i++) {
+        const opt = args[i].toUpperCase();
+        if (opt === "AUTH") {
+          if (!this.#checkAuth(args[i + 1], args[i + 2])) {
+            return resp.error("WRONGPASS invalid username-password pair or user is disabled.");
+          }
+          conn.authenticated = true;
+          i += 2;
+        } else if (opt === "SETNAME") {
+          conn.name = args[++i];
+        }
+      }
+      if (!conn.authenticated) {
+        return resp.error(
+          "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+      }
+      conn.protocol = version === "3" ? 3 : 2;
+      const fields: [Uint8Array, Uint8Array][] = [
+        [resp.bulk("server"), resp.bulk("redis")],
+        [resp.bulk("version"), resp.bulk("7.2.0")],
+        [resp.bulk("proto"), resp.int(conn.protocol)],
+        [resp.bulk("id"), resp.int(conn.id)],
+        [resp.bulk("mode"), resp.bulk("standalone")],
+        [resp.bulk("role"), resp.bulk("master")],
+        [resp.bulk("modules"), resp.array([])],
+      ];
+      return conn.protocol === 3 ? resp.map(fields) : resp.array(fields.flat());
+    }
+    if (name === "AUTH") {
+      if (args.length < 2 || args.length > 3) return wrongArgs;
+      if (this.password === undefined) {
+        return resp.error(
+          "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+      }
+      const [user, pass] = args.length === 3 ? [args[1], args[2]] : ["default", args[1]];
+      if (!this.#checkAuth(user, pass)) {
+        return resp.error("WRONGPASS invalid username-password pair or user is disabled.");
+      }
+      conn.authenticated = true;
+      return resp.ok;
+    }
+    if (name === "QUIT") return resp.ok;
+    if (!conn.authenticated) return resp.error("NOAUTH Authentication required.");
+
+    const db = this.database(conn.db);
+    const key = (i: number): string => latin1(raw[i]);
+    switch (name) {
+      case "PING":
+        return args.length > 1 ? resp.bulk(raw[1]) : resp.simple("PONG");
+      case "ECHO":
+        return args.length === 2 ? resp.bulk(raw[1]) : wrongArgs;
+      case "SELECT": {
+        const n = Number(args[1]);
+        if (!Number.isInteger(n) || n < 0 || n > 15) {
+          return resp.error("ERR DB index is out of range");
+        }
+        conn.db = n;
+        return resp.ok;
+      }
+      case "CLIENT": {
+        const sub = (args[1] ?? "").toUpperCase();
+        if (sub === "SETNAME" && args.length === 3) {
+          if (/\s/.test(args[2])) {
+            return resp.error(
+              "ERR Client names cannot contain spaces, newlines or special characters.",
+            );
+          }
+          conn.name = args[2];
+          return resp.ok;
+        }
+        if (sub === "GETNAME") return conn.name === undefined ? nil : resp.bulk(conn.name);
+        if (sub === "ID") return resp.int(conn.id);
+        return resp.error(`ERR unknown subcommand '${args[1]}'.`);
+      }
+      case "GET": {
+        if (args.length !== 2) return wrongArgs;
+        const e = this.#lookup(db, key(1));
+        return e ? resp.bulk(e.value) : nil;
+      }
+      case "MGET": {
+        if (args.length < 2) return wrongArgs;
+        const items: Uint8Array[] = [];
+        for (let i = 1; i < raw.length; i++) {
+          const e = this.#lookup(db, key(i));
+          items.push(e ? resp.bulk(e.value) : nil);
+        }
+        return resp.array(items);
+      }
+      case "SET":
+        return this.#set(db, raw, args, nil);
+      case "MSET": {
+        if (args.length < 3 || args.length % 2 === 0) return wrongArgs;
+        for (let i = 1; i < raw.length; i += 2) {
+          db.set(key(i), { value: raw[i + 1].slice(), expiresAt: undefined, seq: ++this.#seq });
+        }
+        return resp.ok;
+      }
+      case "DEL":
+      case "UNLINK": {
+        if (args.length < 2) return wrongArgs;
+        let n = 0;
+        for (let i = 1; i < raw.length; i++) {
+          if (this.#lookup(db, key(i))) n++;
+          db.delete(key(i));
+        }
+        return resp.int(n);
+      }
+      case "EXISTS": {
+        let n = 0;
+        for (let i = 1; i < raw.length; i++) if (this.#lookup(db, key(i))) n++;
+        return resp.int(n);
+      }
+      case "EXPIRE":
+      case "PEXPIRE": {
+        if (args.length !== 3) return wrongArgs;
+        const e = this.#lookup(db, key(1));
+        const amount = Number(args[2]);
+        if (!Number.isInteger(amount)) {
+          return resp.error("ERR value is not an integer or out of range");
+        }
+        if (!e) return resp.int(0);
+        e.expiresAt = this.#now() + (name === "EXPIRE" ? amount * 1000 : amount);
+        return resp.int(1);
+      }
+      case "PERSIST": {
+        const e = this.#lookup(db, key(1));
+        if (!e || e.expiresAt === undefined) return resp.int(0);
+        e.expiresAt = undefined;
+        return resp.int(1);
+      }
+      case "TTL":
+      case "PTTL": {
+        if (args.length !== 2) return wrongArgs;
+        const e = this.#lookup(db, key(1));
+        if (!e) return resp.int(-2);
+        if (e.expiresAt === undefined) return resp.int(-1);
+        const ms = e.expiresAt - this.#now();
+        return resp.int(name === "TTL" ? Math.round(ms / 1000) : ms);
+      }
+      case "INCR":
+      case "INCRBY": {
+        const e = this.#lookup(db, key(1));
+        const by = name === "INCR" ? 1 : Number(args[2]);
+        const current = e ? Number(dec.decode(e.value)) : 0;
+        if (!Number.isInteger(current) || !Number.isInteger(by)) {
+          return resp.error("ERR value is not an integer or out of range");
+        }
+        const next = current + by;
+        db.set(key(1), {
+          value: enc.encode(String(next)),
+          expiresAt: e?.expiresAt,
+          seq: e?.seq ?? ++this.#seq,
+        });
+        return resp.int(next);
+      }
+      case "SCAN":
+        return this.#scan(db, args);
+      case "KEYS": {
+        const re = globToRegExp(args[1] ?? "*");
+        const out: Uint8Array[] = [];
+        for (const k of [...db.keys()]) {
+          if (this.#lookup(db, k) && re.test(k)) out.push(resp.bulk(fromLatin1(k)));
+        }
+        return resp.array(out);
+      }
+      case "DBSIZE": {
+        let n = 0;
+        for (const k of [...db.keys()]) if (this.#lookup(db, k)) n++;
+        return resp.int(n);
+      }
+      case "FLUSHDB":
+        db.clear();
+        return resp.ok;
+      case "FLUSHALL":
+        this.#dbs.clear();
+        return resp.ok;
+      default:
+        return resp.error(`ERR unknown command '${args[0]}', with args beginning with: `);
+    }
+  }
+
+  #checkAuth(user: string | undefined, pass: string | undefined): boolean {
+    if (this.password === undefined) return true; // nopass default user accepts anything
+    return user === this.username && pass === this.password;
+  }
+
+  #set(db: Map<string, FakeEntry>, raw: Uint8Array[], args: string[], nil: Uint8Array): Uint8Array {
+    if (args.length < 3) return resp.error("ERR wrong number of arguments for 'set' command");
+    const k = latin1(raw[1]);
+    let expiresAt: number | undefined;
+    let nx = false, xx = false, get = false, keepTtl = false;
+    for (let i = 3; i < args.length; i++) {
+      const opt = args[i].toUpperCase();
+      if (opt === "NX") nx = true;
+      else if (opt === "XX") xx = true;
+      else if (opt === "GET") get = true;
+      else if (opt === "KEEPTTL") keepTtl = true;
+      else if (opt === "EX" || opt === "PX" || opt === "EXAT" || opt === "PXAT") {
+        const n = Number(args[++i]);
+        if (!Number.isInteger(n) || n <= 0) {
+          return resp.error("ERR invalid expire time in 'set' command");
+        }
+        expiresAt = opt === "EX"
+          ? this.#now() + n * 1000
+          : opt === "PX"
+          ? this.#now() + n
+          : opt === "EXAT"
+          ? n * 1000
+          : n;
+      } else {
+        return resp.error("ERR syntax error");
+      }
+    }
+    const old = this.#lookup(db, k);
+    const previous = get ? (old ? resp.bulk(old.value) : nil) : undefined;
+    if ((nx && old) || (xx && !old)) return previous ?? nil;
+    db.set(k, {
+      value: raw[2].slice(),
+      expiresAt: keepTtl ? old?.expiresAt : expiresAt,
+      seq: old?.seq ?? ++this.#seq,
+    });
+    return previous ?? resp.ok;
+  }
+
+  #scan(db: Map<string, FakeEntry>, args: string[]): Uint8Array {
+    const cursor = Number(args[1]);
+    if (!Number.isInteger(cursor) || cursor < 0) return resp.error("ERR invalid cursor");
+    let count = 10;
+    let re: RegExp | undefined;
+    for (let i = 2; i < args.length; i += 2) {
+      const opt = args[i].toUpperCase();
+      if (opt === "COUNT") count = Math.max(1, Number(args[i + 1]) || 10);
+      else if (opt === "MATCH") re = globToRegExp(args[i + 1] ?? "*");
+      else if (opt !== "TYPE") return resp.error("ERR syntax error");
+    }
+    // Keys in creation order after the cursor: entries present throughout a
+    // scan are returned exactly once, even if others are deleted meanwhile.
+    const live: [string, FakeEntry][] = [];
+    for (const k of [...db.keys()]) {
+      const e = this.#lookup(db, k);
+      if (e && e.seq > cursor) live.push([k, e]);
+    }
+    live.sort((a, b) => a[1].seq - b[1].seq);
+    const page = live.slice(0, count);
+    const next = page.length < live.length ? page[page.length - 1][1].seq : 0;
+    const keys = page.filter(([k]) => !re || re.test(k)).map(([k]) => resp.bulk(fromLatin1(k)));
+    return resp.array([resp.bulk(String(next)), resp.array(keys)]);
+  }
+}
+
+/** Bytes as a string of code units 0-255 (lossless, binary-safe map key). */
+function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
+
+function fromLatin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/**
+ * A Redis glob (`*`, `?`, `[abc]`, `[^a]`, `\x`) as a RegExp over latin1 keys.
+ * The pattern arrives as UTF-8 text, so it is converted to latin1 bytes first.
+ */
+function globToRegExp(glob: string): RegExp {
+  const g = latin1(enc.encode(glob));
+  let re = "^";
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i];
+    if (c === "*") re += "[\\s\\S]*";
+    else if (c === "?") re += "[\\s\\S]";
+    else if (c === "\\" && i + 1 < g.length) re += escapeRe(g[++i]);
+    else if (c === "[") {
+      const close = g.indexOf("]", i + 2);
+      if (close === -1) {
+        re += "\\[";
+      } else {
+        let body = g.slice(i + 1, close);
+        const negate = body.startsWith("^");
+        if (negate) body = body.slice(1);
+        re += `[${negate ? "^" : ""}${body.replace(/[\\\]]/g, "\\$&")}]`;
+        i = close;
+      }
+    } else re += escapeRe(c);
+  }
+  return new RegExp(re + "$");
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
