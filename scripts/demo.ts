@@ -72,3 +72,88 @@ console.log(`@AsyncTTL method called twice -> ${pricing.calls} real call`);
 
 console.log("metrics:", cache.getMetrics());
 await cache.close();
+
+// ---------------------------------------------------------------------------
+console.log("\n== Two tiers: two instances (two pods) sharing Redis");
+
+const { RedisBackend } = await import("../mod.ts");
+const { redisServerAvailable, startRedisServer } = await import("../tests/_redis_server.ts");
+
+let server: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+let url = Deno.env.get("REDIS_URL");
+if (url === undefined) {
+  let available = false;
+  try {
+    available = redisServerAvailable();
+  } catch { /* CI=true without redis-server: fall through to L1 only */ }
+  if (available) {
+    server = await startRedisServer();
+    url = server.url;
+    console.log(`started redis-server on ${url} (pid ${server.pid})`);
+  }
+} else {
+  console.log(`using REDIS_URL=${url.replace(/\/\/[^@]*@/, "//***@")}`);
+}
+
+if (url === undefined) {
+  console.log("no REDIS_URL and no redis-server binary: skipping the two-tier part (L1 only).");
+} else {
+  type User = { id: number; name: string };
+  const quiet = { warn() {}, error() {} };
+  const pod = () =>
+    new AsyncCache<User>({
+      maxsize: 1000,
+      defaultTtl: "300s",
+      remoteCache: new RedisBackend({
+        url,
+        prefix: "demo:",
+        socketTimeout: "500ms",
+        logger: quiet,
+      }),
+      logger: quiet,
+    });
+  const podA = pod();
+  const podB = pod();
+  await podA.clear(); // start from an empty demo prefix
+
+  const read = async (name: string, c: AsyncCache<User>, id: number) => {
+    const before = c.getMetrics();
+    const start = performance.now();
+    const user = await c.get(`user:${id}`, { loader: () => fakeDb(id) });
+    const after = c.getMetrics();
+    const path = after.l1Hits > before.l1Hits
+      ? "L1    "
+      : after.l2Hits > before.l2Hits
+      ? "L2    "
+      : "loader";
+    console.log(`${name} get user:${id} -> ${path} ${ms(start).padStart(9)}  ${user?.name}`);
+  };
+
+  await read("pod A", podA, 42);
+  await read("pod A", podA, 42);
+  await podA.flush(); // the L2 write happens in the background; flush() awaits it
+  await read("pod B", podB, 42);
+  await read("pod B", podB, 42);
+
+  if (server !== undefined) {
+    await server.kill();
+    console.log("redis-server killed: reads go on from L1 and the loader");
+    await read("pod A", podA, 42);
+    await read("pod A", podA, 7);
+    await read("pod A", podA, 8);
+    await read("pod A", podA, 9);
+    const m = podA.getMetrics();
+    console.log(`pod A: l2Errors=${m.l2Errors}, breaker=${m.breaker}`);
+    await server.restart();
+    console.log("redis-server restarted on the same port");
+    await new Promise((r) => setTimeout(r, 2_100)); // the breaker's cool-down and a reconnect
+    await read("pod B", podB, 100);
+    await podB.flush();
+    await read("pod A", podA, 100);
+  }
+
+  console.log("pod B metrics:", podB.getMetrics());
+  await podA.close();
+  await podB.close();
+  await server?.stop();
+}

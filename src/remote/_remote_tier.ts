@@ -87,7 +87,13 @@ export class RemoteTier {
         this.counters.l2Writes++;
         this.#succeeded();
       },
-      (error) => this.#failed("write", error),
+      (error) => {
+        // A value the backend refuses is the caller's problem, not an outage.
+        if ((error as Error)?.name === "SerializationError") {
+          this.counters.l2Errors++;
+          this.#logger.error(`async-cache: cannot store key ${JSON.stringify(key)} in L2:`, error);
+        } else this.#failed("write", error);
+      },
     ).finally(() => this.#pendingWrites.delete(done));
     this.#pendingWrites.add(done);
   }
