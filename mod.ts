@@ -61,6 +61,14 @@ export type {
 } from "./src/resp/transport.ts";
 export type { Logger } from "./src/logger.ts";
 export {
+  type BackupEntry,
+  BackupError,
+  DiskBackend,
+  type DiskBackendOptions,
+  type SaveResult,
+} from "./src/persist/disk_backend.ts";
+export type { FileStore } from "./src/persist/file_store.ts";
+export {
   CacheClosedError,
   InvalidOptionError,
   RedisAuthError,

@@ -12,6 +12,7 @@
  */
 import { CacheClosedError, InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { BackupError, type DiskBackend } from "../persist/disk_backend.ts";
 import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
 import { RemoteTier } from "../remote/_remote_tier.ts";
@@ -41,6 +42,12 @@ export interface AsyncCacheOptions {
   logger?: Logger;
   /** Time source for TTLs (for tests). Default `Date`-based. */
   clock?: Clock;
+  /**
+   * A disk snapshot for a warm start: loaded when the cache is created (the
+   * first reads wait for it; see {@linkcode AsyncCache.ready}) and written by
+   * {@linkcode AsyncCache.saveToBackup}. Default: none.
+   */
+  backup?: DiskBackend;
 }
 
 /** Options for one {@linkcode AsyncCache.get}. */
@@ -109,6 +116,15 @@ interface Flight<V> {
 
 const systemClock: Clock = { now: () => Date.now() };
 const WHAT = "AsyncCache";
+const READY: Promise<void> = Promise.resolve();
+
+/**
+ * Drops the L1 entries whose key starts with `prefix`, and makes loads in
+ * flight for such keys stale (their results are not stored). Returns how many
+ * entries were dropped. Internal (for `AgentCache`): not exported from `mod.ts`.
+ */
+// deno-lint-ignore no-explicit-any
+export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number;
 
 /**
  * A two-tier async cache: in-process LRU + TTL, and an optional shared tier.
@@ -141,6 +157,15 @@ export class AsyncCache<V = unknown> {
   readonly #remote: RemoteTier | undefined;
   readonly #batcher: Batcher;
   readonly #inflight = new Map<string, Flight<V>>();
+  readonly #clock: Clock;
+  readonly #maxsize: number;
+  readonly #backup: DiskBackend | undefined;
+  /** Set only while the backup loads: the miss path waits on it. */
+  #loading: Promise<void> | undefined;
+  /** Keys set or deleted while the backup loads: newer than the snapshot, so kept. */
+  #touchedWhileLoading: Set<string> | undefined;
+  #clearedWhileLoading = false;
+  #saving: Promise<unknown> = READY;
   #closed = false;
   #l1Hits = 0;
   #misses = 0;
@@ -186,10 +211,48 @@ export class AsyncCache<V = unknown> {
     if (typeof namespace !== "string") {
       throw new InvalidOptionError(WHAT, "namespace", "a string", namespace);
     }
+    const backup = options.backup;
+    if (
+      backup !== undefined &&
+      (typeof backup?.load !== "function" || typeof backup.save !== "function")
+    ) {
+      throw new InvalidOptionError(WHAT, "backup", "a DiskBackend", backup);
+    }
+    this.#clock = clock;
+    this.#maxsize = maxsize;
+    this.#backup = backup;
     this.#store = new LruStore<V>(maxsize, clock);
     this.#remote = remote && new RemoteTier(remote, namespace, logger, clock);
     this.#batcher = new Batcher(window, maxBatch, (loader, items) => this.#runBatch(loader, items));
+    if (backup === undefined) {
+      this.ready = READY;
+    } else {
+      this.#touchedWhileLoading = new Set();
+      this.ready = this.#loading = this.#loadBackup(backup);
+    }
   }
+
+  static {
+    dropLocalByPrefix = (cache, prefix) => cache.#dropLocalByPrefix(prefix);
+  }
+
+  /**
+   * Resolves once the `backup` snapshot is loaded into L1 (at once without a
+   * `backup`). Never rejects: an unusable snapshot is logged and the cache
+   * starts empty. Reads that miss L1 wait for it by themselves; await it to
+   * know the warm-up is done.
+   *
+   * @example
+   * ```ts
+   * import { AsyncCache } from "@async-cache/cache";
+   * import assert from "node:assert/strict";
+   *
+   * const cache = new AsyncCache();
+   * await cache.ready;
+   * assert.equal(cache.getMetrics().size, 0);
+   * ```
+   */
+  readonly ready: Promise<void>;
 
   /**
    * Reads `key`: L1, then L2, then the loader (if given). Concurrent misses on
@@ -246,6 +309,7 @@ export class AsyncCache<V = unknown> {
         ? this.#defaultTtl
         : parseDuration(options.ttl, "AsyncCache.set", "ttl");
       this.#remote?.write(k, value, ttl); // first: a refused value must not reach L1
+      this.#touchedWhileLoading?.add(k);
       this.#invalidateFlight(k);
       this.#store.set(k, value, ttl);
       return Promise.resolve();
@@ -273,6 +337,7 @@ export class AsyncCache<V = unknown> {
   async delete(key: CacheKey): Promise<boolean> {
     this.#checkOpen();
     const k = normalizeKey(key);
+    this.#touchedWhileLoading?.add(k);
     this.#invalidateFlight(k);
     const had = this.#store.delete(k);
     await this.#remote?.delete(k);
@@ -295,6 +360,7 @@ export class AsyncCache<V = unknown> {
    */
   async clear(): Promise<void> {
     this.#checkOpen();
+    if (this.#loading !== undefined) this.#clearedWhileLoading = true;
     for (const flight of this.#inflight.values()) flight.current = false;
     this.#inflight.clear();
     this.#store.clear();
@@ -327,6 +393,10 @@ export class AsyncCache<V = unknown> {
       throw new InvalidOptionError("AsyncCache.refresh", "loader", "a function", options?.loader);
     }
     const ttl = this.#ttlFor(options.ttl, "AsyncCache.refresh");
+    if (this.#loading !== undefined) {
+      await this.#loading;
+      this.#checkOpen();
+    }
     this.#invalidateFlight(k);
     const flight: Flight<V> = { promise: undefined, current: true };
     this.#inflight.set(k, flight);
@@ -370,6 +440,46 @@ export class AsyncCache<V = unknown> {
     }
   }
 
+  /**
+   * Writes L1 (live entries, with their remaining TTL) to the `backup`
+   * snapshot, atomically: a failure or a kill during the save leaves the
+   * previous snapshot intact. Concurrent saves run one after another. Waits
+   * for the initial load first, so a save never replaces a good snapshot
+   * with a half-loaded cache.
+   *
+   * @throws {BackupError} (as a rejection) Without a `backup`, or when the file cannot be written.
+   *
+   * @example
+   * ```ts
+   * import { AsyncCache, DiskBackend, type FileStore } from "@async-cache/cache";
+   * import assert from "node:assert/strict";
+   *
+   * const files = new Map<string, Uint8Array>();
+   * const fileStore: FileStore = {
+   *   read: (path) => Promise.resolve(files.get(path)),
+   *   writeAtomic: (path, bytes) => Promise.resolve(void files.set(path, bytes)),
+   * };
+   * const cache = new AsyncCache({ backup: new DiskBackend("cache.snap", { fileStore }) });
+   * await cache.set("k", 1);
+   * await cache.saveToBackup();
+   * assert.ok(files.has("cache.snap"));
+   * ```
+   */
+  async saveToBackup(): Promise<void> {
+    this.#checkOpen();
+    const backup = this.#backup;
+    if (backup === undefined) {
+      throw new BackupError(
+        "AsyncCache.saveToBackup: this cache has no backup: create it with { backup: new DiskBackend(path) }",
+      );
+    }
+    await this.ready;
+    this.#checkOpen();
+    const saving = backup.save(this.#store.entries(), this.#clock.now(), this.#maxsize);
+    this.#saving = saving.catch(() => {});
+    await saving;
+  }
+
   /** Waits for every background L2 write started so far. Never rejects for L2 failures. */
   async flush(): Promise<void> {
     await this.#remote?.flush();
@@ -382,6 +492,8 @@ export class AsyncCache<V = unknown> {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.ready;
+    await this.#saving;
     this.#batcher.flushAll();
     await Promise.allSettled([...this.#inflight.values()].map((f) => f.promise));
     this.#closed = true;
@@ -441,6 +553,7 @@ export class AsyncCache<V = unknown> {
 
   #miss(original: CacheKey, k: string, options: GetOptions<V> | undefined): Promise<V | undefined> {
     if (this.#closed) return Promise.reject(new CacheClosedError());
+    if (this.#loading !== undefined) return this.#loading.then(() => this.get(original, options));
     const pending = this.#inflight.get(k);
     if (pending?.promise !== undefined) {
       this.#coalesced++;
@@ -623,6 +736,43 @@ export class AsyncCache<V = unknown> {
 
   #ttlFor(ttl: Duration | undefined, what: string): number | undefined {
     return ttl === undefined ? this.#defaultTtl : parseDuration(ttl, what, "ttl");
+  }
+
+  async #loadBackup(backup: DiskBackend): Promise<void> {
+    try {
+      const now = this.#clock.now();
+      await READY; // so that `#loading` is set before this can finish
+      const entries = await backup.load(now);
+      if (this.#clearedWhileLoading || this.#closed) return;
+      const touched = this.#touchedWhileLoading!;
+      // Oldest first, so the snapshot's most recently used entries end up so again.
+      const n = Math.min(entries.length, this.#maxsize);
+      for (let i = n - 1; i >= 0; i--) {
+        const { key, value, ttlMs } = entries[i];
+        if (value === undefined || touched.has(key) || this.#store.peek(key) !== undefined) {
+          continue;
+        }
+        this.#store.set(key, value as V, ttlMs);
+      }
+    } catch (error) {
+      this.#logger.error("async-cache: cannot load the backup; starting empty:", error);
+    } finally {
+      this.#loading = undefined;
+      this.#touchedWhileLoading = undefined;
+    }
+  }
+
+  #dropLocalByPrefix(prefix: string): number {
+    for (const [k, flight] of this.#inflight) {
+      if (k.startsWith(prefix)) {
+        flight.current = false;
+        this.#inflight.delete(k);
+      }
+    }
+    const doomed: string[] = [];
+    for (const k of this.#store.keys()) if (k.startsWith(prefix)) doomed.push(k);
+    for (const k of doomed) this.#store.delete(k);
+    return doomed.length;
   }
 
   #checkOpen(): void {

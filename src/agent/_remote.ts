@@ -1,0 +1,51 @@
+/**
+ * The L2 view an agent tool's cache uses: the user's backend, with the full
+ * `ttl` on writes while the cache itself keeps L1 copies only `localTtl`
+ * long. That bounds how long another process serves an entry from its L1
+ * after this one invalidated it in L2. `close()` is a no-op: the backend is
+ * shared by every tool and belongs to the application.
+ *
+ * @module
+ */
+import { RemoteCacheBackend, type RemoteEntry } from "../remote/remote_backend.ts";
+
+/** A backend that can delete by key prefix (`RedisBackend` can). */
+export interface PrefixDeletable extends RemoteCacheBackend {
+  deleteByPrefix(subPrefix: string): Promise<number>;
+}
+
+/** See the module doc. */
+export class AgentRemote extends RemoteCacheBackend {
+  readonly #backend: PrefixDeletable;
+  readonly #ttlMs: number;
+  readonly #namespace: string;
+
+  constructor(backend: PrefixDeletable, ttlMs: number, namespace: string) {
+    super();
+    this.#backend = backend;
+    this.#ttlMs = ttlMs;
+    this.#namespace = namespace;
+  }
+
+  get(key: string): Promise<unknown> {
+    return this.#backend.get(key);
+  }
+  set(key: string, value: unknown): Promise<void> {
+    return this.#backend.set(key, value, this.#ttlMs);
+  }
+  delete(key: string): Promise<void> {
+    return this.#backend.delete(key);
+  }
+  async clear(): Promise<void> {
+    await this.#backend.deleteByPrefix(this.#namespace);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  override getMany(keys: readonly string[]): Promise<unknown[]> {
+    return this.#backend.getMany(keys);
+  }
+  override getManyWithTtl(keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
+    return this.#backend.getManyWithTtl(keys);
+  }
+}
