@@ -71,6 +71,24 @@ await pricing.price("ABC");
 console.log(`@AsyncTTL method called twice -> ${pricing.calls} real call`);
 
 console.log("metrics:", cache.getMetrics());
+
+// A disk snapshot: the next process starts warm.
+const { DiskBackend } = await import("../mod.ts");
+const dir = await Deno.makeTempDir({ prefix: "async-cache-demo-" });
+const snapshot = new DiskBackend(`${dir}/cache.snap`);
+const before = new AsyncCache<{ id: number; name: string }>({
+  backup: snapshot,
+  defaultTtl: "300s",
+});
+await before.set("user:1", (await cache.get("user:1"))!);
+await before.saveToBackup();
+await before.close();
+const restarted = new AsyncCache<{ id: number; name: string }>({ backup: snapshot });
+t = performance.now();
+const warm = await restarted.get("user:1", { loader: () => fakeDb(1) });
+console.log(`after a restart, get user:1 -> from the disk snapshot (${ms(t)}): ${warm?.name}`);
+await restarted.close();
+await Deno.remove(dir, { recursive: true });
 await cache.close();
 
 // ---------------------------------------------------------------------------
