@@ -4,7 +4,8 @@
  *
  *   deno fmt --check, deno lint, deno check, deno doc --lint,
  *   deno publish --dry-run (slow types), deno test (+ JSDoc examples),
- *   bun test, npm build (tsc) + node --test on the built package.
+ *   bun test, npm build (tsc) + node --test on the built package,
+ *   and a smoke run of the benchmarks (`bench/run.ts --smoke`).
  *
  * Run: `deno run -A scripts/run_tests.ts [--quick]` (`--quick` skips the static checks).
  */
@@ -136,4 +137,10 @@ await step(
   ["--test", "--test-reporter=tap", ...(await testFiles("npm/tests", "_test.js"))],
   parseNode,
 );
+await step("bench smoke (tiny iterations, all runtimes)", `${BIN}/deno`, [
+  "run",
+  "-A",
+  "bench/run.ts",
+  "--smoke",
+]);
 printSummary();

@@ -70,7 +70,23 @@ export class LruStore<V> {
       this.#remove(key, slot);
       return undefined;
     }
-    if (slot !== this.#head) this.#moveToHead(slot);
+    const head = this.#head;
+    if (slot !== head) {
+      // The hit path: `#moveToHead` inlined by hand, with the two branches it
+      // cannot skip. `slot` is not the head, so it has a predecessor and the
+      // list is not empty. (About a third of the store's cost in JSC.)
+      const next = this.#next;
+      const prev = this.#prev;
+      const p = prev[slot];
+      const n = next[slot];
+      next[p] = n;
+      if (n !== NONE) prev[n] = p;
+      else this.#tail = p;
+      prev[slot] = NONE;
+      next[slot] = head;
+      prev[head] = slot;
+      this.#head = slot;
+    }
     return this.#values[slot];
   }
 

@@ -105,6 +105,8 @@ interface Pending {
   raw: boolean;
   /** When the reply is overdue (performance.now() time), set when written. */
   deadline: number;
+  /** The caller's promise: marked handled just before it is rejected (see `failCommand`). */
+  promise: Promise<Reply> | undefined;
 }
 
 /** One connection attempt and, if it succeeds, the connection. */
@@ -121,6 +123,17 @@ const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
 
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
+}
+
+/**
+ * Rejects a command. Its promise is marked handled first, so a caller that
+ * stopped listening does not get an unhandled rejection (the caller's own
+ * `await` still sees it). Done here rather than with a `.catch` per command,
+ * which would cost a promise and a microtask on every successful reply.
+ */
+function failCommand(entry: Pending, error: Error): void {
+  entry.promise?.catch(noop);
+  entry.reject(error);
 }
 
 function rejected(error: Error): Promise<never> {
@@ -329,11 +342,8 @@ export class RedisClient extends EventTarget {
       resolve = res;
       reject = rej;
     });
-    // A caller that stops listening must not turn a later rejection into an
-    // unhandled one; the caller's own `await` still sees it.
-    promise.catch(noop);
     this.#pendingArgs.push(args);
-    this.#pending.push({ resolve, reject, raw: false, deadline: 0 });
+    this.#pending.push({ resolve, reject, raw: false, deadline: 0, promise });
     if (status === "ready") {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -405,7 +415,7 @@ export class RedisClient extends EventTarget {
           goodArgs.push(argsList[i]);
           good.push(batch[i]);
         } catch (error) {
-          batch[i].reject(error as Error);
+          failCommand(batch[i], error as Error);
         }
       }
       if (good.length === 0) return;
@@ -438,7 +448,7 @@ export class RedisClient extends EventTarget {
     const batch: Pending[] = [];
     const promises = commands.map((_) =>
       new Promise<Reply>((resolve, reject) =>
-        batch.push({ resolve, reject, raw: true, deadline: 0 })
+        batch.push({ resolve, reject, raw: true, deadline: 0, promise: undefined })
       )
     );
     this.#write(conn, encodeCommands(commands), batch);
@@ -490,7 +500,7 @@ export class RedisClient extends EventTarget {
       this.#inflight = this.#inflight.slice(this.#head);
       this.#head = 0;
     }
-    if (reply instanceof RedisReplyError && !entry.raw) entry.reject(reply);
+    if (reply instanceof RedisReplyError && !entry.raw) failCommand(entry, reply);
     else entry.resolve(reply);
   }
 
@@ -709,8 +719,8 @@ export class RedisClient extends EventTarget {
     this.#head = 0;
     this.#pending = [];
     this.#pendingArgs = [];
-    for (let i = head; i < inflight.length; i++) inflight[i]!.reject(inflightError);
-    for (let i = 0; i < pending.length; i++) pending[i].reject(waitingError);
+    for (let i = head; i < inflight.length; i++) failCommand(inflight[i]!, inflightError);
+    for (let i = 0; i < pending.length; i++) failCommand(pending[i], waitingError);
   }
 
   #settleWaiters(error: Error | undefined): void {
