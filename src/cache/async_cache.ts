@@ -123,6 +123,12 @@ const READY: Promise<void> = Promise.resolve();
  * flight for such keys stale (their results are not stored). Returns how many
  * entries were dropped. Internal (for `AgentCache`): not exported from `mod.ts`.
  */
+/**
+ * The L1 value for a normalised key, counted as an L1 hit, or `undefined`.
+ * Internal (for the decorators' hit path, which then needs no loader closure).
+ */
+export let l1Hit: <V>(cache: AsyncCache<V>, key: string) => V | undefined;
+
 // deno-lint-ignore no-explicit-any
 export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number;
 
@@ -234,6 +240,11 @@ export class AsyncCache<V = unknown> {
 
   static {
     dropLocalByPrefix = (cache, prefix) => cache.#dropLocalByPrefix(prefix);
+    l1Hit = (cache, key) => {
+      const value = cache.#store.get(key);
+      if (value !== undefined) cache.#l1Hits++;
+      return value;
+    };
   }
 
   /**

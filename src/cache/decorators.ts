@@ -11,7 +11,7 @@
 import { InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
-import { AsyncCache, type CacheMetrics } from "./async_cache.ts";
+import { AsyncCache, type CacheMetrics, l1Hit } from "./async_cache.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { canonicalKey } from "./keys.ts";
 import type { Clock } from "./lru_store.ts";
@@ -186,8 +186,12 @@ function memoizer(
 
   function wrap(fn: Fn, name: string): CachedFunction<unknown[], unknown> {
     const cache = make(name);
+    // Hit path: one canonical key, one L1 probe; the loader closure only on a miss.
     const cached = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      return cache.get(keyOf(args), { loader: () => fn.apply(this, args) });
+      const key = keyOf(args);
+      const hit = l1Hit(cache, key);
+      if (hit !== undefined) return Promise.resolve(hit);
+      return cache.get(key, { loader: () => fn.apply(this, args) });
     } as CachedFunction<unknown[], unknown>;
     Object.defineProperties(cached, {
       name: { value: name },
