@@ -10,6 +10,7 @@
  * @module
  */
 
+import { WriteQueue } from "./_write_queue.ts";
 import type {
   Connect,
   ConnectOptions,
@@ -51,7 +52,6 @@ interface BunLike {
 }
 
 /** Batches up to this size are coalesced into a kept buffer; bigger ones get a one-off. */
-const SCRATCH_MAX = 64 * 1024;
 
 /**
  * Opens a TCP, unix-socket or TLS connection with `Bun.connect`. Only callable
@@ -89,9 +89,7 @@ export const connectBun: Connect = (
     let connected = false;
     let sock: BunSocket | undefined;
     let failure: Error | undefined;
-    let queue: Uint8Array[] = [];
-    let spare: Uint8Array[] = [];
-    let scratch = new Uint8Array(0);
+    const queue = new WriteQueue();
     let scheduled = false;
     let blocked = false; // the kernel buffer is full; wait for drain
     let resolveClosed!: () => void;
@@ -112,27 +110,8 @@ export const connectBun: Connect = (
       scheduled = false;
       const socket = sock!;
       while (queue.length > 0 && !blocked && state !== CLOSED) {
-        const batch = queue;
-        queue = spare;
-        let chunk = batch[0];
-        let fromScratch = false;
-        if (batch.length > 1) {
-          let total = 0;
-          for (let i = 0; i < batch.length; i++) total += batch[i].length;
-          if (total > SCRATCH_MAX) chunk = new Uint8Array(total);
-          else {
-            if (scratch.length === 0) scratch = new Uint8Array(SCRATCH_MAX);
-            chunk = scratch.subarray(0, total);
-            fromScratch = true;
-          }
-          let at = 0;
-          for (let i = 0; i < batch.length; i++) {
-            chunk.set(batch[i], at);
-            at += batch[i].length;
-          }
-        }
-        batch.length = 0;
-        spare = batch;
+        const chunk = queue.take();
+        const fromScratch = queue.fromScratch;
         const n = socket.write(chunk);
         if (n < 0) return; // closed or shutting down: `close` reports it
         if (n < chunk.length) {
@@ -210,7 +189,7 @@ export const connectBun: Connect = (
           if (state === CLOSED) return;
           const clean = state === CLOSING;
           state = CLOSED;
-          queue.length = 0;
+          queue.clear();
           if (!connected) {
             fail(new Error(`Cannot connect to ${where}: ${error?.message ?? "connection closed"}`));
             resolveClosed();

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { WriteQueue } from "./_write_queue.ts";
 import type {
   Connect,
   ConnectOptions,
@@ -39,7 +40,6 @@ interface DenoLike {
 
 const READ_BUFFER_SIZE = 64 * 1024;
 /** Batches up to this size are coalesced into a kept buffer; bigger ones get a one-off. */
-const SCRATCH_MAX = 64 * 1024;
 
 /**
  * Opens a TCP, unix-socket or TLS connection with Deno's own APIs. Only
@@ -121,9 +121,7 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
   const OPEN = 0, CLOSING = 1, CLOSED = 2;
   let state = OPEN;
   let failure: Error | undefined;
-  let queue: Uint8Array[] = [];
-  let spare: Uint8Array[] = [];
-  let scratch = new Uint8Array(0);
+  const queue = new WriteQueue();
   let writing = false;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -137,25 +135,7 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
   const writeLoop = async (): Promise<void> => {
     try {
       while (queue.length > 0 && state !== CLOSED) {
-        const batch = queue;
-        queue = spare; // swap so writes made while we await land in the other array
-        let chunk = batch[0];
-        if (batch.length > 1) {
-          let total = 0;
-          for (let i = 0; i < batch.length; i++) total += batch[i].length;
-          if (total > SCRATCH_MAX) chunk = new Uint8Array(total);
-          else {
-            if (scratch.length === 0) scratch = new Uint8Array(SCRATCH_MAX);
-            chunk = scratch.subarray(0, total);
-          }
-          let at = 0;
-          for (let i = 0; i < batch.length; i++) {
-            chunk.set(batch[i], at);
-            at += batch[i].length;
-          }
-        }
-        batch.length = 0;
-        spare = batch;
+        const chunk = queue.take(); // writes made while we await queue up behind it
         let off = await conn.write(chunk);
         while (off < chunk.length) off += await conn.write(chunk.subarray(off));
       }
@@ -183,7 +163,7 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
     }
     const clean = state === CLOSING;
     state = CLOSED;
-    queue.length = 0;
+    queue.clear();
     shutdown();
     handlers.onClose(clean ? undefined : failure);
     resolveClosed();
