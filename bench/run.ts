@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { WHY_MISSED } from "./_explanations.ts";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import process from "node:process";
@@ -338,6 +339,21 @@ function machine(): string[] {
   ];
 }
 
+/** For each missed target, the measured ratio's explanation (bench/_explanations.ts). */
+function whyMissed(results: RuntimeResult[]): string[] {
+  const missed = checks(results).filter((c) => !c.met);
+  if (missed.length === 0) return [];
+  const out = ["", "### Missed targets: why, and what would close them", ""];
+  for (const c of missed) {
+    out.push(
+      `- **${c.runtime}, ${c.target}** (${c.measured}): ${
+        WHY_MISSED[c.target] ?? "not yet explained."
+      }`,
+    );
+  }
+  return out;
+}
+
 function report(results: RuntimeResult[], seconds: number): string {
   const versions = results.map((r) => `${r.runtime} ${r.version}`).join(", ");
   const peers = ["mitata", "lru-cache", "ioredis", "redis", "bentocache"].map((p) => {
@@ -363,6 +379,7 @@ function report(results: RuntimeResult[], seconds: number): string {
     ...checks(results).map((c) =>
       `| ${c.runtime} | ${c.target} | ${c.measured} | ${c.met ? "met" : "**missed**"} |`
     ),
+    ...whyMissed(results),
     "",
     "The physical reference, `redis-benchmark -c 1 -P 1` and `-P 100` (C, `-t get -d 100`), runs",
     "inside each runtime's suite right next to the measurements it is compared with (the sequential",

@@ -117,6 +117,22 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
     }
   });
 
+  test("close() while Redis is paused with megabytes unsent returns in bounded time", async () => {
+    const { cache, probe } = setup();
+    await round(cache, "before");
+    server.pause();
+    try {
+      const big = "x".repeat(32 * 1024 * 1024); // more than the socket buffers hold
+      await cache.set("big", big);
+      const started = Date.now();
+      await cache.close();
+      assert.ok(Date.now() - started < 5_000, `close() took ${Date.now() - started} ms`);
+    } finally {
+      server.resume();
+      await probe.close();
+    }
+  });
+
   test("Redis down from the start: the cache still serves", async () => {
     await server.kill();
     const { cache, probe } = setup();

@@ -196,4 +196,28 @@ describe("two tiers over a scripted Redis", () => {
     assert.ok(fake.connections.every((c) => c.closed));
     await fake.close();
   });
+
+  test("close() is bounded even when the transport never finishes closing", async () => {
+    const fake = new FakeRedis();
+    let stuck: (() => void) | undefined;
+    const backend = new RedisBackend({
+      socketTimeout: 100,
+      connectTimeout: 100,
+      logger: new RecordingLogger(),
+      transport: async (opts, handlers) => {
+        const inner = await fake.connect(opts, handlers);
+        return {
+          write: (bytes) => inner.write(bytes),
+          // A server that stopped reading: queued bytes never drain, so close() never ends.
+          close: () => new Promise<void>((resolve) => stuck = () => inner.close().then(resolve)),
+        };
+      },
+    });
+    assert.equal(await backend.get("k"), undefined); // connected
+    const started = Date.now();
+    await backend.close();
+    assert.ok(Date.now() - started < 1_000, `close() took ${Date.now() - started} ms`);
+    stuck?.();
+    await fake.close();
+  });
 });

@@ -377,14 +377,16 @@ export class RedisClient extends EventTarget {
 
   async #closeConn(conn: Conn | undefined): Promise<void> {
     if (!conn) return;
-    if (conn.transport) return closeQuietly(conn.transport);
-    // The attempt is still opening: wait (bounded) so that a transport that
-    // opens late is closed before close() resolves.
+    // A transport drains its queued writes before closing; a server that stopped
+    // reading (paused) would make that wait forever, so it is bounded too.
+    // While the attempt is still opening, wait (bounded) so that a transport
+    // that opens late is closed before close() resolves.
+    const bound = Math.min(this.#connectTimeoutMs, this.#socketTimeoutMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      conn.opened,
+      conn.transport ? closeQuietly(conn.transport) : conn.opened,
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#connectTimeoutMs);
+        timer = setTimeout(resolve, bound);
         unref(timer);
       }),
     ]);
