@@ -1,4 +1,7 @@
 /** Small shared test helpers. */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "../mod.ts";
 
 /** A logger that records what it is told. */
@@ -27,4 +30,15 @@ export async function waitFor(
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** The repository root, from the source tests or the built ones in npm/tests. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "deno.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("repository root (deno.json) not found");
+    dir = up;
+  }
+  return dir;
 }

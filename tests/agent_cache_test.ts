@@ -5,11 +5,10 @@
  * a second process sharing a real Redis.
  */
 import { after, before, describe, test } from "node:test";
+import { repoRoot } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { InvalidOptionError, RedisBackend } from "../mod.ts";
 import {
   AgentCache,
@@ -388,17 +387,6 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
     }
   });
 });
-
-/** The repository root, from the source tests or the built ones in npm/tests. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("repository root (deno.json) not found");
-    dir = up;
-  }
-  return dir;
-}
 
 function runPeer(args: string[]): Promise<{ cart: string[]; loaderRan: boolean }> {
   const root = repoRoot();

@@ -4,11 +4,10 @@
  * which reads the entry, writes it back, and the bytes must be identical.
  */
 import { after, before, describe, test } from "node:test";
+import { repoRoot } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { AsyncCache, RedisBackend } from "../mod.ts";
 import { runtimeName } from "../runtimes/mod.ts";
 import {
@@ -19,17 +18,6 @@ import {
 } from "./_redis_server.ts";
 
 const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
-
-/** The repository root, from the source tests or the built ones in npm/tests. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("repository root (deno.json) not found");
-    dir = up;
-  }
-  return dir;
-}
 
 function runPeer(runtime: "deno" | "bun", args: string[]): Promise<string> {
   const root = repoRoot();

@@ -6,15 +6,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { AsyncCache, InvalidOptionError, RemoteCacheBackend } from "../mod.ts";
 import { BackupError, DiskBackend } from "../src/persist/disk_backend.ts";
 import { SNAPSHOT_VERSION } from "../src/persist/_snapshot.ts";
-import { RecordingLogger } from "./_helpers.ts";
+import { RecordingLogger, repoRoot } from "./_helpers.ts";
 import { FakeClock } from "./fakes/fake_clock.ts";
 import { MemoryFileStore } from "./fakes/memory_file_store.ts";
 
@@ -335,17 +334,6 @@ describe("DiskBackend: saves", () => {
     );
   });
 });
-
-/** The repository root, from the source tests or the built ones in npm/tests. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("repository root (deno.json) not found");
-    dir = up;
-  }
-  return dir;
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
