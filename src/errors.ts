@@ -12,9 +12,9 @@
  * @example Catching a bad option
  * ```ts
  * import { AsyncCache, InvalidOptionError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertThrows } from "@std/assert";
  *
- * assert.throws(() => new AsyncCache({ maxsize: -1 }), InvalidOptionError);
+ * assertThrows(() => new AsyncCache({ maxsize: -1 }), InvalidOptionError);
  * ```
  */
 export class InvalidOptionError extends TypeError {
@@ -42,9 +42,9 @@ export class InvalidOptionError extends TypeError {
  * @example
  * ```ts
  * import { encodeValue, SerializationError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertThrows } from "@std/assert";
  *
- * assert.throws(() => encodeValue(() => 1), SerializationError);
+ * assertThrows(() => encodeValue(() => 1), SerializationError);
  * ```
  */
 export class SerializationError extends TypeError {
@@ -66,11 +66,11 @@ export class SerializationError extends TypeError {
  * @example
  * ```ts
  * import { AsyncCache, CacheClosedError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertRejects } from "@std/assert";
  *
  * const cache = new AsyncCache();
  * await cache.close();
- * await assert.rejects(cache.set("k", 1), CacheClosedError);
+ * await assertRejects(() => cache.set("k", 1), CacheClosedError);
  * ```
  */
 export class CacheClosedError extends Error {
@@ -87,9 +87,9 @@ export class CacheClosedError extends Error {
  * @example
  * ```ts
  * import { RedisError, RedisTimeoutError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assert } from "@std/assert";
  *
- * assert.ok(new RedisTimeoutError("GET timed out") instanceof RedisError);
+ * assert(new RedisTimeoutError("GET timed out") instanceof RedisError);
  * ```
  */
 export class RedisError extends Error {
@@ -112,9 +112,9 @@ export class RedisError extends Error {
  * @example
  * ```ts
  * import { RedisProtocolError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(new RedisProtocolError("bad type byte").name, "RedisProtocolError");
+ * assertEquals(new RedisProtocolError("bad type byte").name, "RedisProtocolError");
  * ```
  */
 export class RedisProtocolError extends RedisError {
@@ -137,9 +137,9 @@ export class RedisProtocolError extends RedisError {
  * @example
  * ```ts
  * import { RedisTimeoutError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(new RedisTimeoutError("GET timed out").name, "RedisTimeoutError");
+ * assertEquals(new RedisTimeoutError("GET timed out").name, "RedisTimeoutError");
  * ```
  */
 export class RedisTimeoutError extends RedisError {
@@ -161,9 +161,9 @@ export class RedisTimeoutError extends RedisError {
  * @example
  * ```ts
  * import { RedisAuthError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(new RedisAuthError("WRONGPASS").name, "RedisAuthError");
+ * assertEquals(new RedisAuthError("WRONGPASS").name, "RedisAuthError");
  * ```
  */
 export class RedisAuthError extends RedisError {
@@ -186,9 +186,9 @@ export class RedisAuthError extends RedisError {
  * @example
  * ```ts
  * import { RedisConnectionError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(new RedisConnectionError("closed").name, "RedisConnectionError");
+ * assertEquals(new RedisConnectionError("closed").name, "RedisConnectionError");
  * ```
  */
 export class RedisConnectionError extends RedisError {
@@ -211,10 +211,10 @@ export class RedisConnectionError extends RedisError {
  * @example
  * ```ts
  * import { RedisReplyError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const err = new RedisReplyError("ERR unknown command");
- * assert.equal(err.code, "ERR");
+ * assertEquals(err.code, "ERR");
  * ```
  */
 export class RedisReplyError extends RedisError {

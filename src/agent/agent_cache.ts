@@ -239,7 +239,7 @@ async function dropPrefix(
  * @example Dropping one user's entries
  * ```ts
  * import { AgentCache, invalidateResource, withAgentContext } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * let loads = 0;
  * const getCart = AgentCache({ resource: "cart", scope: "user", ttl: "10m" })(
@@ -250,7 +250,7 @@ async function dropPrefix(
  *   await invalidateResource("cart", { scope: "user" });
  *   await getCart();
  * });
- * assert.equal(loads, 2);
+ * assertEquals(loads, 2);
  * ```
  */
 export async function invalidateResource(
@@ -274,7 +274,7 @@ export async function invalidateResource(
  * @example
  * ```ts
  * import { AgentCache, getResourceMetrics } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const weather = AgentCache({ resource: "weather", ttl: "10m" })(
  *   async function getWeather(city: string) { return `sunny in ${city}`; },
@@ -282,8 +282,8 @@ export async function invalidateResource(
  * await weather("Paris");
  * await weather("Paris");
  * const m = getResourceMetrics("weather");
- * assert.equal(m.hits, 1);
- * assert.equal(m.hitRate, 0.5);
+ * assertEquals(m.hits, 1);
+ * assertEquals(m.hitRate, 0.5);
  * ```
  */
 export function getResourceMetrics(resource: string): ResourceMetrics {
@@ -316,10 +316,10 @@ export function getResourceMetrics(resource: string): ResourceMetrics {
  * @example
  * ```ts
  * import { AgentCache, listResourceMetrics } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assert } from "@std/assert";
  *
  * AgentCache({ resource: "docs", ttl: "1h" })(async function searchDocs(q: string) { return [q]; });
- * assert.ok("docs" in listResourceMetrics());
+ * assert("docs" in listResourceMetrics());
  * ```
  */
 export function listResourceMetrics(): Record<string, ResourceMetrics> {
@@ -343,7 +343,7 @@ let idle: AsyncCache<unknown> | undefined;
  * @example Session scope, and a mutating tool
  * ```ts
  * import { AgentCache, withAgentContext } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const carts = new Map<string, string[]>();
  * let reads = 0;
@@ -359,18 +359,18 @@ let idle: AsyncCache<unknown> | undefined;
  *   },
  * );
  * await withAgentContext({ sessionId: "s1" }, async () => {
- *   assert.deepEqual(await getCart(), []);
- *   assert.deepEqual(await getCart(), []); // cached
+ *   assertEquals(await getCart(), []);
+ *   assertEquals(await getCart(), []); // cached
  *   await addToCart("apple");
- *   assert.deepEqual(await getCart(), ["apple"]); // invalidated, read again
+ *   assertEquals(await getCart(), ["apple"]); // invalidated, read again
  * });
- * assert.equal(reads, 2);
+ * assertEquals(reads, 2);
  * ```
  *
  * @example As a method decorator
  * ```ts
  * import { AgentCache } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * class Tools {
  *   calls = 0;
@@ -383,7 +383,7 @@ let idle: AsyncCache<unknown> | undefined;
  * const tools = new Tools();
  * await tools.rate("EUR", "USD");
  * await tools.rate("EUR", "USD");
- * assert.equal(tools.calls, 1);
+ * assertEquals(tools.calls, 1);
  * ```
  */
 export function AgentCache(options: AgentCacheOptions): AgentToolWrapper {

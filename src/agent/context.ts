@@ -25,12 +25,12 @@ export interface AgentContext {
  * @example
  * ```ts
  * import { AgentCache, AgentContextError } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertRejects } from "@std/assert";
  *
  * const history = AgentCache({ resource: "history", scope: "session", ttl: "5m" })(
  *   async function getHistory() { return ["hi"]; },
  * );
- * await assert.rejects(history(), AgentContextError);
+ * await assertRejects(() => history(), AgentContextError);
  * ```
  */
 export class AgentContextError extends Error {
@@ -60,15 +60,15 @@ const storage = createContextStorage<Readonly<AgentContext>>();
  * @example
  * ```ts
  * import { getAgentContext, withAgentContext } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await withAgentContext({ userId: "u1" }, async () => {
  *   await new Promise((r) => setTimeout(r, 1));
  *   await withAgentContext({ sessionId: "s1" }, () => {
- *     assert.deepEqual(getAgentContext(), { userId: "u1", sessionId: "s1" });
+ *     assertEquals(getAgentContext(), { userId: "u1", sessionId: "s1" });
  *   });
  * });
- * assert.equal(getAgentContext(), undefined);
+ * assertEquals(getAgentContext(), undefined);
  * ```
  */
 export function withAgentContext<R>(context: AgentContext, fn: () => R): R {
@@ -97,9 +97,9 @@ export function withAgentContext<R>(context: AgentContext, fn: () => R): R {
  * @example
  * ```ts
  * import { getAgentContext, withAgentContext } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * withAgentContext({ sessionId: "s1" }, () => assert.equal(getAgentContext()?.sessionId, "s1"));
+ * withAgentContext({ sessionId: "s1" }, () => assertEquals(getAgentContext()?.sessionId, "s1"));
  * ```
  */
 export function getAgentContext(): Readonly<AgentContext> | undefined {

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { AgentCache, getResourceMetrics, withAgentContext } from "@async-cache/cache/agent";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const getOrders = AgentCache({ resource: "orders", scope: "user", ttl: "2m" })(
  *   async function getOrders(limit: number) { return [{ id: 1 }].slice(0, limit); },
@@ -15,7 +15,7 @@
  *   await getOrders(10);
  *   await getOrders(10);
  * });
- * assert.equal(getResourceMetrics("orders").hits, 1);
+ * assertEquals(getResourceMetrics("orders").hits, 1);
  * ```
  *
  * @module

@@ -140,7 +140,7 @@ export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number
  * @example Loader, single-flight and metrics
  * ```ts
  * import { AsyncCache } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const cache = new AsyncCache<string>({ maxsize: 1000, defaultTtl: "300s" });
  * let calls = 0;
@@ -149,10 +149,10 @@ export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number
  *   cache.get("user:1", { loader }),
  *   cache.get("user:1", { loader }),
  * ]);
- * assert.equal(a, "Ada");
- * assert.equal(b, "Ada");
- * assert.equal(calls, 1);
- * assert.equal(cache.getMetrics().misses, 1);
+ * assertEquals(a, "Ada");
+ * assertEquals(b, "Ada");
+ * assertEquals(calls, 1);
+ * assertEquals(cache.getMetrics().misses, 1);
  * await cache.close();
  * ```
  */
@@ -256,11 +256,11 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache();
    * await cache.ready;
-   * assert.equal(cache.getMetrics().size, 0);
+   * assertEquals(cache.getMetrics().size, 0);
    * ```
    */
   readonly ready: Promise<void>;
@@ -277,12 +277,12 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<number>();
-   * assert.equal(await cache.get("n"), undefined);
-   * assert.equal(await cache.get("n", { loader: () => 42 }), 42);
-   * assert.equal(await cache.get("n"), 42);
+   * assertEquals(await cache.get("n"), undefined);
+   * assertEquals(await cache.get("n", { loader: () => 42 }), 42);
+   * assertEquals(await cache.get("n"), 42);
    * ```
    */
   get(key: CacheKey, options?: GetOptions<V>): Promise<V | undefined> {
@@ -304,11 +304,11 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<string>();
    * await cache.set("k", "v", { ttl: "60s" });
-   * assert.equal(await cache.get("k"), "v");
+   * assertEquals(await cache.get("k"), "v");
    * ```
    */
   set(key: CacheKey, value: V, options?: SetOptions): Promise<void> {
@@ -337,12 +337,12 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<string>();
    * await cache.set("k", "v");
-   * assert.equal(await cache.delete("k"), true);
-   * assert.equal(await cache.get("k"), undefined);
+   * assertEquals(await cache.delete("k"), true);
+   * assertEquals(await cache.get("k"), undefined);
    * ```
    */
   async delete(key: CacheKey): Promise<boolean> {
@@ -361,12 +361,12 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<string>();
    * await cache.set("k", "v");
    * await cache.clear();
-   * assert.equal(cache.getMetrics().size, 0);
+   * assertEquals(cache.getMetrics().size, 0);
    * ```
    */
   async clear(): Promise<void> {
@@ -386,12 +386,12 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<number>();
    * await cache.set("n", 1);
-   * assert.equal(await cache.refresh("n", { loader: () => 2 }), 2);
-   * assert.equal(await cache.get("n"), 2);
+   * assertEquals(await cache.refresh("n", { loader: () => 2 }), 2);
+   * assertEquals(await cache.get("n"), 2);
    * ```
    */
   async refresh(
@@ -425,11 +425,11 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<object>();
    * await cache.warmup({ "config:global": () => ({ theme: "dark" }) });
-   * assert.deepEqual(await cache.get("config:global"), { theme: "dark" });
+   * assertEquals(await cache.get("config:global"), { theme: "dark" });
    * ```
    */
   async warmup(
@@ -463,7 +463,7 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache, DiskBackend, type FileStore } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assert } from "@std/assert";
    *
    * const files = new Map<string, Uint8Array>();
    * const fileStore: FileStore = {
@@ -473,7 +473,7 @@ export class AsyncCache<V = unknown> {
    * const cache = new AsyncCache({ backup: new DiskBackend("cache.snap", { fileStore }) });
    * await cache.set("k", 1);
    * await cache.saveToBackup();
-   * assert.ok(files.has("cache.snap"));
+   * assert(files.has("cache.snap"));
    * ```
    */
   async saveToBackup(): Promise<void> {
@@ -525,14 +525,14 @@ export class AsyncCache<V = unknown> {
    * @example
    * ```ts
    * import { AsyncCache } from "@async-cache/cache";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const cache = new AsyncCache<number>();
    * await cache.get("a", { loader: () => 1 });
    * await cache.get("a");
    * const m = cache.getMetrics();
-   * assert.equal(m.hits, 1);
-   * assert.equal(m.hitRate, 0.5);
+   * assertEquals(m.hits, 1);
+   * assertEquals(m.hitRate, 0.5);
    * ```
    */
   getMetrics(): CacheMetrics {

@@ -82,7 +82,7 @@ export interface Memoizer {
  * @example Wrapping a function
  * ```ts
  * import { AsyncLRU } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * let calls = 0;
  * const getProduct = AsyncLRU({ maxsize: 128 })(async (id: number) => {
@@ -91,11 +91,11 @@ export interface Memoizer {
  * });
  * await getProduct(7);
  * await getProduct(7);
- * assert.equal(calls, 1);
- * assert.equal(getProduct.getMetrics().hits, 1);
+ * assertEquals(calls, 1);
+ * assertEquals(getProduct.getMetrics().hits, 1);
  * await getProduct.invalidateCache(7);
  * await getProduct(7);
- * assert.equal(calls, 2);
+ * assertEquals(calls, 2);
  * ```
  */
 export function AsyncLRU(options: AsyncLRUOptions = {}): Memoizer {
@@ -111,7 +111,7 @@ export function AsyncLRU(options: AsyncLRUOptions = {}): Memoizer {
  * @example As a method decorator
  * ```ts
  * import { AsyncTTL } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * class Sessions {
  *   loads = 0;
@@ -124,7 +124,7 @@ export function AsyncLRU(options: AsyncLRUOptions = {}): Memoizer {
  * const sessions = new Sessions();
  * await sessions.get("a");
  * await sessions.get("a");
- * assert.equal(sessions.loads, 1);
+ * assertEquals(sessions.loads, 1);
  * ```
  */
 export function AsyncTTL(options: AsyncTTLOptions): Memoizer {

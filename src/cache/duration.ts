@@ -24,12 +24,12 @@ const PATTERN = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)\s*$/;
  *
  * @example
  * ```ts
- * import { parseDuration } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { parseDuration, InvalidOptionError } from "@async-cache/cache";
+ * import { assertEquals, assertThrows } from "@std/assert";
  *
- * assert.equal(parseDuration("300s"), 300_000);
- * assert.equal(parseDuration(250), 250);
- * assert.throws(() => parseDuration("5 parsecs", "AsyncCache", "defaultTtl"), /defaultTtl/);
+ * assertEquals(parseDuration("300s"), 300_000);
+ * assertEquals(parseDuration(250), 250);
+ * assertThrows(() => parseDuration("5 parsecs", "AsyncCache", "defaultTtl"), InvalidOptionError, "defaultTtl");
  * ```
  */
 export function parseDuration(value: unknown, what = "duration", option = "duration"): number {

@@ -61,11 +61,11 @@ const typedArrayTag = Object.getOwnPropertyDescriptor(
  * @example Argument order inside objects does not matter, types do
  * ```ts
  * import { canonicalKey } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertNotEquals } from "@std/assert";
  *
- * assert.equal(canonicalKey([{ a: 1, b: 2 }]), canonicalKey([{ b: 2, a: 1 }]));
- * assert.notEqual(canonicalKey([1]), canonicalKey(["1"]));
- * assert.equal(canonicalKey([7, "x", [true, null]]), '7,"x",[true,null]');
+ * assertEquals(canonicalKey([{ a: 1, b: 2 }]), canonicalKey([{ b: 2, a: 1 }]));
+ * assertNotEquals(canonicalKey([1]), canonicalKey(["1"]));
+ * assertEquals(canonicalKey([7, "x", [true, null]]), '7,"x",[true,null]');
  * ```
  */
 export function canonicalKey(args: readonly unknown[]): string {
@@ -102,11 +102,11 @@ export function canonicalKey(args: readonly unknown[]): string {
  * @example Numbers and strings name the same entry
  * ```ts
  * import { normalizeKey } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertThrows } from "@std/assert";
  *
- * assert.equal(normalizeKey(1), "1");
- * assert.equal(normalizeKey("user:1"), "user:1");
- * assert.throws(() => normalizeKey(NaN), TypeError);
+ * assertEquals(normalizeKey(1), "1");
+ * assertEquals(normalizeKey("user:1"), "user:1");
+ * assertThrows(() => normalizeKey(NaN), TypeError);
  * ```
  */
 export function normalizeKey(key: string | number): string {

@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
 
 /** Options for {@linkcode DiskBackend}. */
 export interface DiskBackendOptions {
-  /** File access; default: the running runtime's (Deno, Bun or `node:fs`). Tests inject a fake. */
+  /** File access; default: the running runtime's (Deno, Bun or Node file APIs). Tests inject a fake. */
   fileStore?: FileStore;
   /** Where unusable snapshots and skipped entries are reported. Default `console`. */
   logger?: Logger;
@@ -51,10 +51,10 @@ export interface SaveResult {
  * @example
  * ```ts
  * import { AsyncCache, BackupError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertRejects } from "@std/assert";
  *
  * const cache = new AsyncCache();
- * await assert.rejects(cache.saveToBackup(), BackupError);
+ * await assertRejects(() => cache.saveToBackup(), BackupError);
  * ```
  */
 export class BackupError extends Error {
@@ -79,7 +79,7 @@ const WHAT = "DiskBackend";
  * @example Warm start from a snapshot
  * ```ts
  * import { AsyncCache, DiskBackend, type FileStore } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * // A real app passes only the path; an in-memory store keeps the example self-contained.
  * const files = new Map<string, Uint8Array>();
@@ -93,7 +93,7 @@ const WHAT = "DiskBackend";
  * await first.close();
  *
  * const second = new AsyncCache<string>({ backup: new DiskBackend("/var/cache/app.snap", { fileStore }) });
- * assert.equal(await second.get("greeting"), "hello"); // waits for the load, then an L1 hit
+ * assertEquals(await second.get("greeting"), "hello"); // waits for the load, then an L1 hit
  * await second.close();
  * ```
  */

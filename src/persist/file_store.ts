@@ -12,7 +12,7 @@
  * @example An in-memory store (as a test fake would be written)
  * ```ts
  * import type { FileStore } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const files = new Map<string, Uint8Array>();
  * const store: FileStore = {
@@ -20,7 +20,7 @@
  *   writeAtomic: (path, bytes) => Promise.resolve(void files.set(path, bytes.slice())),
  * };
  * await store.writeAtomic("/tmp/x", new Uint8Array([1]));
- * assert.deepEqual(await store.read("/tmp/x"), new Uint8Array([1]));
+ * assertEquals(await store.read("/tmp/x"), new Uint8Array([1]));
  * ```
  */
 export interface FileStore {

@@ -36,9 +36,9 @@ const SCAN_COUNT = "1000";
  * @example Validation happens at construction
  * ```ts
  * import { InvalidOptionError, RedisBackend } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertThrows } from "@std/assert";
  *
- * assert.throws(() => new RedisBackend({ port: 70000 }), InvalidOptionError);
+ * assertThrows(() => new RedisBackend({ port: 70000 }), InvalidOptionError);
  * ```
  */
 export class RedisBackend extends RemoteCacheBackend {

@@ -35,7 +35,7 @@ export interface RedisBackendOptions {
   tls?: boolean | TlsOptions;
   /** `CLIENT SETNAME`. Default `"async-cache"`. */
   clientName?: string;
-  /** The byte-stream adapter; default: the running runtime's (Deno, Bun or node:net). Tests inject a fake. */
+  /** The byte-stream adapter; default: the running runtime's (Deno, Bun or Node sockets). Tests inject a fake. */
   transport?: Connect;
   /** Where connection problems and corrupt entries are reported. Default `console`. */
   logger?: Logger;

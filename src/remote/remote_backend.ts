@@ -26,7 +26,7 @@ export interface RemoteEntry {
  * @example A backend over a Map (as a custom backend would be written)
  * ```ts
  * import { AsyncCache, RemoteCacheBackend } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * class MapBackend extends RemoteCacheBackend {
  *   data = new Map<string, unknown>();
@@ -41,7 +41,7 @@ export interface RemoteEntry {
  * const b = new AsyncCache<string>({ remoteCache: shared });
  * await a.set("k", "v");
  * await a.flush();
- * assert.equal(await b.get("k"), "v");
+ * assertEquals(await b.get("k"), "v");
  * ```
  */
 export abstract class RemoteCacheBackend {

@@ -48,12 +48,12 @@ import { SerializationError } from "../errors.ts";
  *
  * @example Nesting beyond the limit is an error
  * ```ts
- * import { encodeValue, MAX_DEPTH } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { encodeValue, MAX_DEPTH, SerializationError } from "@async-cache/cache";
+ * import { assertThrows } from "@std/assert";
  *
  * let deep: unknown = 1;
  * for (let i = 0; i <= MAX_DEPTH; i++) deep = [deep];
- * assert.throws(() => encodeValue(deep), /nested deeper/);
+ * assertThrows(() => encodeValue(deep), SerializationError, "nested deeper");
  * ```
  */
 export const MAX_DEPTH = 1000;
@@ -157,18 +157,18 @@ let sharedBusy = false;
  * @example Round-tripping a value
  * ```ts
  * import { decodeValue, encodeValue } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const value = { id: 7n, tags: new Set(["a"]), at: new Date(0), missing: undefined };
- * assert.deepEqual(decodeValue(encodeValue(value)), value);
+ * assertEquals(decodeValue(encodeValue(value)), value);
  * ```
  *
  * @example A function cannot be stored
  * ```ts
  * import { encodeValue, SerializationError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertThrows } from "@std/assert";
  *
- * assert.throws(() => encodeValue({ user: { fn() {} } }), SerializationError);
+ * assertThrows(() => encodeValue({ user: { fn() {} } }), SerializationError);
  * ```
  */
 export function encodeValue(value: unknown): Uint8Array {
@@ -591,18 +591,18 @@ interface Reader {
  * @example Decoding what was encoded
  * ```ts
  * import { decodeValue, encodeValue } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const bytes = encodeValue(new Map([[1, ["x", null]]]));
- * assert.deepEqual(decodeValue(bytes), new Map([[1, ["x", null]]]));
+ * assertEquals(decodeValue(bytes), new Map([[1, ["x", null]]]));
  * ```
  *
  * @example A foreign entry is an error, not a crash
  * ```ts
  * import { decodeValue, SerializationError } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertThrows } from "@std/assert";
  *
- * assert.throws(() => decodeValue(new TextEncoder().encode('{"a":1}')), SerializationError);
+ * assertThrows(() => decodeValue(new TextEncoder().encode('{"a":1}')), SerializationError);
  * ```
  */
 export function decodeValue(bytes: Uint8Array): unknown {
@@ -659,10 +659,10 @@ export function decodeValue(bytes: Uint8Array): unknown {
  * @example Sniffing an entry
  * ```ts
  * import { encodeValue, isEnvelope } from "@async-cache/cache";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(isEnvelope(encodeValue("hi")), true);
- * assert.equal(isEnvelope(new TextEncoder().encode("hi")), false);
+ * assertEquals(isEnvelope(encodeValue("hi")), true);
+ * assertEquals(isEnvelope(new TextEncoder().encode("hi")), false);
  * ```
  */
 export function isEnvelope(bytes: Uint8Array): boolean {

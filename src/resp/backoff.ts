@@ -32,12 +32,12 @@ export type Backoff = (attempt: number, random?: () => number) => number;
  * @example
  * ```ts
  * import { createBackoff } from "./backoff.ts";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const backoff = createBackoff({ baseMs: 100, capMs: 1000 });
- * assert.equal(backoff(0, () => 0), 50);
- * assert.equal(backoff(3, () => 0.5), 600);
- * assert.ok(backoff(50) <= 1000);
+ * assertEquals(backoff(0, () => 0), 50);
+ * assertEquals(backoff(3, () => 0.5), 600);
+ * assert(backoff(50) <= 1000);
  * ```
  */
 export function createBackoff(options: BackoffOptions = {}): Backoff {
@@ -67,11 +67,11 @@ export function createBackoff(options: BackoffOptions = {}): Backoff {
  * @example
  * ```ts
  * import { backoff } from "./backoff.ts";
- * import assert from "node:assert/strict";
+ * import { assert } from "@std/assert";
  *
  * for (let attempt = 0; attempt < 100; attempt++) {
  *   const ms = backoff(attempt);
- *   assert.ok(ms > 0 && ms <= 2000);
+ *   assert(ms > 0 && ms <= 2000);
  * }
  * ```
  */

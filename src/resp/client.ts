@@ -171,12 +171,12 @@ function closeQuietly(transport: Transport): Promise<void> {
  * ```ts
  * import { RedisClient } from "./client.ts";
  * import { FakeRedis } from "../../tests/fakes/fake_transport.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const fake = new FakeRedis();
  * const client = new RedisClient({ connect: fake.connect });
- * assert.equal(await client.command(["SET", "k", "v"]), "OK");
- * assert.deepEqual(await client.command(["GET", "k"]), new TextEncoder().encode("v"));
+ * assertEquals(await client.command(["SET", "k", "v"]), "OK");
+ * assertEquals(await client.command(["GET", "k"]), new TextEncoder().encode("v"));
  * await client.close();
  * ```
  */

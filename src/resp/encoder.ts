@@ -50,10 +50,10 @@ let scratch: number[] = [];
  * @example Encoding SET
  * ```ts
  * import { encodeCommand } from "./encoder.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const bytes = encodeCommand(["SET", "k", "é"]);
- * assert.equal(new TextDecoder().decode(bytes), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n");
+ * assertEquals(new TextDecoder().decode(bytes), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n");
  * ```
  */
 export function encodeCommand(args: Command): Uint8Array {
@@ -74,10 +74,10 @@ export function encodeCommand(args: Command): Uint8Array {
  * @example A two-command pipeline
  * ```ts
  * import { encodeCommands } from "./encoder.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const bytes = encodeCommands([["PING"], ["GET", "k"]]);
- * assert.equal(new TextDecoder().decode(bytes), "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+ * assertEquals(new TextDecoder().decode(bytes), "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
  * ```
  */
 export function encodeCommands(commands: readonly Command[]): Uint8Array {

@@ -61,11 +61,11 @@ export type Reply =
  * @example
  * ```ts
  * import { parseReplies, PushReply } from "./parser.ts";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const [push] = parseReplies(new TextEncoder().encode(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"));
- * assert.ok(push instanceof PushReply);
- * assert.equal(push.kind, "invalidate");
+ * assert(push instanceof PushReply);
+ * assertEquals(push.kind, "invalidate");
  * ```
  */
 export class PushReply {
@@ -192,10 +192,10 @@ export function decodeUtf8(bytes: Uint8Array): string {
  * @example
  * ```ts
  * import { replyToString } from "./parser.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(replyToString(new TextEncoder().encode("42")), "42");
- * assert.equal(replyToString("OK"), "OK");
+ * assertEquals(replyToString(new TextEncoder().encode("42")), "42");
+ * assertEquals(replyToString("OK"), "OK");
  * ```
  */
 export function replyToString(reply: Reply): string | null {
@@ -217,10 +217,10 @@ export function replyToString(reply: Reply): string | null {
  * @example
  * ```ts
  * import { mapGet, parseReplies } from "./parser.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const [map] = parseReplies(new TextEncoder().encode("%1\r\n$5\r\nproto\r\n:3\r\n"));
- * assert.equal(mapGet(map as Map<never, never>, "proto"), 3);
+ * assertEquals(mapGet(map as Map<never, never>, "proto"), 3);
  * ```
  */
 export function mapGet(map: Map<Reply, Reply>, key: string): Reply | undefined {
@@ -249,7 +249,7 @@ function describeReply(reply: Reply): string {
  * @example Replies split across chunks
  * ```ts
  * import { RespParser, type Reply } from "./parser.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const replies: Reply[] = [];
  * const parser = new RespParser((r) => replies.push(r));
@@ -257,7 +257,7 @@ function describeReply(reply: Reply): string {
  * parser.feed(enc.encode("+OK\r\n$5\r\nhel"));
  * parser.feed(enc.encode("lo\r\n:4"));
  * parser.feed(enc.encode("2\r\n"));
- * assert.deepEqual(replies, ["OK", enc.encode("hello"), 42]);
+ * assertEquals(replies, ["OK", enc.encode("hello"), 42]);
  * ```
  */
 export class RespParser {
@@ -579,9 +579,9 @@ export class RespParser {
  * @example
  * ```ts
  * import { parseReplies } from "./parser.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.deepEqual(parseReplies(new TextEncoder().encode(":1\r\n#t\r\n_\r\n")), [1, true, null]);
+ * assertEquals(parseReplies(new TextEncoder().encode(":1\r\n#t\r\n_\r\n")), [1, true, null]);
  * ```
  */
 export function parseReplies(bytes: Uint8Array, limits?: ParserLimits): Reply[] {
