@@ -1,3 +1,5 @@
+import { InvalidOptionError } from "./errors.ts";
+
 /**
  * The logging seam: anything with `warn` and `error` (and optionally `debug`),
  * so `console`, pino and winston loggers all fit.
@@ -16,4 +18,17 @@ export interface Logger {
   error(message: string, ...details: unknown[]): void;
   /** Verbose lifecycle events (connect, reconnect). */
   debug?(message: string, ...details: unknown[]): void;
+}
+
+/**
+ * The `logger` option after its default (`console`) and validation.
+ *
+ * @throws {InvalidOptionError} When it lacks `warn()` or `error()`.
+ */
+export function resolveLogger(what: string, logger: Logger | undefined): Logger {
+  const resolved = logger ?? console;
+  if (typeof resolved?.warn !== "function" || typeof resolved.error !== "function") {
+    throw new InvalidOptionError(what, "logger", "an object with warn() and error()", resolved);
+  }
+  return resolved;
 }

@@ -22,7 +22,7 @@ import { type Duration, parseDuration } from "../cache/duration.ts";
 import { canonicalKey } from "../cache/keys.ts";
 import type { Clock } from "../cache/lru_store.ts";
 import { InvalidOptionError } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, resolveLogger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import { type AgentContext, AgentContextError, getAgentContext } from "./context.ts";
 import { AgentRemote, type PrefixDeletable } from "./_remote.ts";
@@ -394,10 +394,7 @@ export function AgentCache(options: AgentCacheOptions): AgentToolWrapper {
     throw new InvalidOptionError(WHAT, "name", "a non-empty string", options.name);
   }
   const remote = checkRemote(WHAT, options.remoteCache);
-  const logger = options.logger ?? console;
-  if (typeof logger?.warn !== "function" || typeof logger.error !== "function") {
-    throw new InvalidOptionError(WHAT, "logger", "an object with warn() and error()", logger);
-  }
+  const logger = resolveLogger(WHAT, options.logger);
   if ((options.resource === undefined) === (options.invalidates === undefined)) {
     throw new InvalidOptionError(
       WHAT,

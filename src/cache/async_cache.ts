@@ -11,7 +11,7 @@
  * @module
  */
 import { CacheClosedError, InvalidOptionError } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, resolveLogger } from "../logger.ts";
 import { BackupError, type DiskBackend } from "../persist/disk_backend.ts";
 import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
@@ -19,7 +19,7 @@ import { RemoteTier } from "../remote/_remote_tier.ts";
 import { type AnyBatchLoader, Batcher, type BatchItem, pickResult } from "./_batcher.ts";
 import { type Duration, parseDuration, parseOptionalDuration } from "./duration.ts";
 import { normalizeKey } from "./keys.ts";
-import { type Clock, LruStore } from "./lru_store.ts";
+import { checkMaxsize, type Clock, LruStore } from "./lru_store.ts";
 
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;
@@ -187,10 +187,7 @@ export class AsyncCache<V = unknown> {
    * @throws {InvalidOptionError} When an option is out of range or of the wrong type.
    */
   constructor(options: AsyncCacheOptions = {}) {
-    const maxsize = options.maxsize ?? 128;
-    if (!(maxsize === Infinity || (Number.isInteger(maxsize) && maxsize >= 1))) {
-      throw new InvalidOptionError(WHAT, "maxsize", "an integer >= 1 or Infinity", maxsize);
-    }
+    const maxsize = checkMaxsize(WHAT, options.maxsize ?? 128);
     this.#defaultTtl = parseOptionalDuration(options.defaultTtl, WHAT, "defaultTtl");
     const window = options.batchWindowMs ?? 5;
     if (typeof window !== "number" || !(window >= 0 && window <= 60_000)) {
@@ -200,10 +197,7 @@ export class AsyncCache<V = unknown> {
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
       throw new InvalidOptionError(WHAT, "maxBatchSize", "an integer >= 1", maxBatch);
     }
-    const logger = options.logger ?? console;
-    if (typeof logger?.warn !== "function" || typeof logger.error !== "function") {
-      throw new InvalidOptionError(WHAT, "logger", "an object with warn() and error()", logger);
-    }
+    const logger = resolveLogger(WHAT, options.logger);
     this.#logger = logger;
     const clock = options.clock ?? systemClock;
     if (typeof clock?.now !== "function") {

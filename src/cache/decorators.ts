@@ -14,7 +14,7 @@ import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import { AsyncCache, type CacheMetrics, l1Hit } from "./async_cache.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { canonicalKey } from "./keys.ts";
-import type { Clock } from "./lru_store.ts";
+import { checkMaxsize, type Clock } from "./lru_store.ts";
 
 /** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL}. */
 export interface MemoizeOptions {
@@ -149,10 +149,7 @@ function memoizer(
   if (!(Number.isInteger(skipArgs) && skipArgs >= 0)) {
     throw new InvalidOptionError(what, "skipArgs", "an integer >= 0", skipArgs);
   }
-  const maxsize = options.maxsize ?? defaultMaxsize;
-  if (!(maxsize === Infinity || (Number.isInteger(maxsize) && maxsize >= 1))) {
-    throw new InvalidOptionError(what, "maxsize", "an integer >= 1 or Infinity", maxsize);
-  }
+  const maxsize = checkMaxsize(what, options.maxsize ?? defaultMaxsize);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
     throw new InvalidOptionError(what, "name", "a non-empty string", options.name);
   }

@@ -15,6 +15,20 @@
  * @module
  */
 
+import { InvalidOptionError } from "../errors.ts";
+
+/**
+ * Validates a capacity option: an integer >= 1, or `Infinity`.
+ *
+ * @throws {InvalidOptionError} Naming `what` and `maxsize`.
+ */
+export function checkMaxsize(what: string, maxsize: unknown): number {
+  if (!(maxsize === Infinity || (Number.isInteger(maxsize) && (maxsize as number) >= 1))) {
+    throw new InvalidOptionError(what, "maxsize", "an integer >= 1 or Infinity", maxsize);
+  }
+  return maxsize as number;
+}
+
 /** A clock: milliseconds since an arbitrary origin. Injectable for tests. */
 export interface Clock {
   /** The current time in milliseconds. */

@@ -11,7 +11,7 @@
  * @module
  */
 import { InvalidOptionError } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, resolveLogger } from "../logger.ts";
 import { defaultFileStore } from "../../runtimes/files.ts";
 import type { FileStore } from "./file_store.ts";
 import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
@@ -119,10 +119,7 @@ export class DiskBackend {
     if (typeof files?.read !== "function" || typeof files.writeAtomic !== "function") {
       throw new InvalidOptionError(WHAT, "fileStore", "a FileStore (read, writeAtomic)", files);
     }
-    const logger = options.logger ?? console;
-    if (typeof logger?.warn !== "function" || typeof logger.error !== "function") {
-      throw new InvalidOptionError(WHAT, "logger", "an object with warn() and error()", logger);
-    }
+    const logger = resolveLogger(WHAT, options.logger);
     this.path = path;
     this.#files = files;
     this.#logger = logger;

@@ -12,7 +12,7 @@ import { InvalidOptionError, RedisProtocolError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { RedisClient } from "../resp/client.ts";
 import type { Command } from "../resp/encoder.ts";
-import type { Reply } from "../resp/parser.ts";
+import { type Reply, replyToString } from "../resp/parser.ts";
 import { defaultConnect } from "../../runtimes/mod.ts";
 import { type RedisBackendOptions, resolveRedisOptions } from "./redis_options.ts";
 import { RemoteCacheBackend, type RemoteEntry } from "./remote_backend.ts";
@@ -87,7 +87,7 @@ export class RedisBackend extends RemoteCacheBackend {
    * @throws {SerializationError} For a value the envelope cannot hold.
    */
   set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    return this.#ok(this.client.command(this.#setCommand(key, value, ttlMs)));
+    return this.client.command(this.#setCommand(key, value, ttlMs)).then(ignore);
   }
 
   /** Removes `key` (`UNLINK`). */
@@ -136,7 +136,7 @@ export class RedisBackend extends RemoteCacheBackend {
       if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
         throw new RedisProtocolError("SCAN returned an unexpected reply");
       }
-      cursor = text(reply[0]);
+      cursor = replyToString(reply[0]) ?? "0";
       const keys = reply[1] as Reply[];
       if (keys.length > 0) {
         const n = await this.client.command(["UNLINK", ...(keys as Uint8Array[])]);
@@ -154,17 +154,14 @@ export class RedisBackend extends RemoteCacheBackend {
   /** One `MGET`. */
   override async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
-    const reply = await this.client.command(["MGET", ...keys.map((k) => this.prefix + k)]);
-    if (!Array.isArray(reply) || reply.length !== keys.length) {
-      throw new RedisProtocolError("MGET returned an unexpected reply");
-    }
-    return reply.map((r, i) => this.#decode(keys[i], r));
+    const replies = await this.#mget(keys.map((k) => this.prefix + k));
+    return replies.map((r, i) => this.#decode(keys[i], r));
   }
 
   /** Pipelined `SET`s: one write, one round trip. */
   override async setMany(entries: readonly (readonly [string, unknown, number?])[]): Promise<void> {
     const commands = entries.map(([key, value, ttlMs]) => this.#setCommand(key, value, ttlMs));
-    await Promise.all(commands.map((c) => this.#ok(this.client.command(c))));
+    await Promise.all(commands.map((c) => this.client.command(c)));
   }
 
   /**
@@ -175,13 +172,9 @@ export class RedisBackend extends RemoteCacheBackend {
     const n = keys.length;
     if (n === 0) return [];
     const full = keys.map((k) => this.prefix + k);
-    // MGET even for one key: it reads a key of another type as nil, where GET errors.
-    const values = this.client.command(["MGET", ...full]);
+    const values = this.#mget(full);
     const ttls = full.map((k) => this.client.command(["PTTL", k]));
     const [replies, ...pttls] = await Promise.all([values, ...ttls]);
-    if (!Array.isArray(replies) || replies.length !== n) {
-      throw new RedisProtocolError("MGET returned an unexpected reply");
-    }
     const out: (RemoteEntry | undefined)[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const value = this.#decode(keys[i], replies[i]);
@@ -199,8 +192,13 @@ export class RedisBackend extends RemoteCacheBackend {
     return ["SET", this.prefix + key, bytes, "PX", Math.max(1, Math.ceil(ttlMs))];
   }
 
-  async #ok(reply: Promise<Reply>): Promise<void> {
-    await reply;
+  /** One `MGET` of full keys (even for one key: it reads a key of another type as nil, where GET errors). */
+  async #mget(fullKeys: readonly string[]): Promise<Reply[]> {
+    const reply = await this.client.command(["MGET", ...fullKeys]);
+    if (!Array.isArray(reply) || reply.length !== fullKeys.length) {
+      throw new RedisProtocolError("MGET returned an unexpected reply");
+    }
+    return reply;
   }
 
   #decode(key: string, reply: Reply): unknown {
@@ -229,8 +227,4 @@ export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-function text(reply: Reply): string {
-  if (typeof reply === "string") return reply;
-  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
-  return String(reply);
-}
+function ignore(): void {}

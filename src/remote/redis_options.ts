@@ -6,7 +6,7 @@
  */
 import { type Duration, parseDuration } from "../cache/duration.ts";
 import { InvalidOptionError } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { type Logger, resolveLogger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../resp/transport.ts";
 
 /** Options for `RedisBackend`. */
@@ -149,10 +149,7 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw new InvalidOptionError(WHAT, "transport", "a Connect function", o.transport);
   }
-  const logger = o.logger ?? console;
-  if (typeof logger?.warn !== "function" || typeof logger.error !== "function") {
-    throw new InvalidOptionError(WHAT, "logger", "an object with warn() and error()", logger);
-  }
+  const logger = resolveLogger(WHAT, o.logger);
   return {
     host,
     port,
