@@ -34,14 +34,15 @@ export {
   type MemoizeOptions,
   type Memoizer,
 } from "./src/cache/decorators.ts";
-export { type Duration, parseDuration } from "./src/cache/duration.ts";
+export { type Clock, type Duration, parseDuration } from "./src/time.ts";
 export { canonicalKey, normalizeKey } from "./src/cache/keys.ts";
-export type { Clock } from "./src/cache/lru_store.ts";
 export { RemoteCacheBackend, type RemoteEntry } from "./src/remote/remote_backend.ts";
 export { RedisBackend } from "./src/remote/redis_backend.ts";
 export type { RedisBackendOptions } from "./src/remote/redis_options.ts";
 export type { BreakerState } from "./src/remote/circuit_breaker.ts";
-export { decodeValue, encodeValue, isEnvelope, MAX_DEPTH } from "./src/remote/serializer.ts";
+export { encodeValue } from "./src/codec/encode.ts";
+export { decodeValue, isEnvelope } from "./src/codec/decode.ts";
+export { MAX_DEPTH } from "./src/codec/format.ts";
 export {
   type ClientStatus,
   RedisClient,
@@ -58,17 +59,17 @@ export type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "./src/resp/transport.ts";
+} from "./src/transport.ts";
 export type { Logger } from "./src/logger.ts";
 export {
   type BackupEntry,
-  BackupError,
   DiskBackend,
   type DiskBackendOptions,
   type SaveResult,
 } from "./src/persist/disk_backend.ts";
-export type { FileStore } from "./src/persist/file_store.ts";
+export type { FileStore } from "./src/file_store.ts";
 export {
+  BackupError,
   CacheClosedError,
   InvalidOptionError,
   RedisAuthError,

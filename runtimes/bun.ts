@@ -17,7 +17,7 @@ import type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "../src/resp/transport.ts";
+} from "../src/transport.ts";
 
 /** The members of a Bun `Socket` used here. */
 interface BunSocket {

@@ -16,7 +16,7 @@ import type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "../src/resp/transport.ts";
+} from "../src/transport.ts";
 
 /** The members of a `Deno.Conn` used here. */
 interface DenoConn {

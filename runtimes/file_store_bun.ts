@@ -5,7 +5,7 @@
  * @module
  */
 import { open, rename, unlink } from "node:fs/promises";
-import type { FileStore } from "../src/persist/file_store.ts";
+import type { FileStore } from "../src/file_store.ts";
 import { tempPathFor } from "./_temp_name.ts";
 
 /** The members of a `BunFile` used here. */

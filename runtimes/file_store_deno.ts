@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FileStore } from "../src/persist/file_store.ts";
+import type { FileStore } from "../src/file_store.ts";
 import { tempPathFor } from "./_temp_name.ts";
 
 /** The members of a `Deno.FsFile` used here. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FileStore } from "../src/persist/file_store.ts";
+import type { FileStore } from "../src/file_store.ts";
 import { bunFileStore } from "./file_store_bun.ts";
 import { denoFileStore } from "./file_store_deno.ts";
 import { nodeFileStore } from "./file_store_node.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Connect } from "../src/resp/transport.ts";
+import type { Connect } from "../src/transport.ts";
 import { connectBun } from "./bun.ts";
 import { connectDeno } from "./deno.ts";
 import { connectNode } from "./node.ts";

@@ -16,7 +16,7 @@ import type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "../src/resp/transport.ts";
+} from "../src/transport.ts";
 
 /**
  * Opens a TCP, unix-socket or TLS connection with `node:net` / `node:tls`.

@@ -82,6 +82,60 @@ export class CacheClosedError extends Error {
 }
 
 /**
+ * A save could not be completed (the previous snapshot is intact), or
+ * `saveToBackup()` was called on a cache with no `backup`.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCache, BackupError } from "@async-cache/cache";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const cache = new AsyncCache();
+ * await assertRejects(() => cache.saveToBackup(), BackupError);
+ * ```
+ */
+export class BackupError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, and where.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BackupError";
+  }
+}
+
+/**
+ * A `"session"` or `"user"` scoped tool (or invalidation) ran where the
+ * context does not give that id: outside `withAgentContext`, or in one
+ * without it. Never silently a global entry.
+ *
+ * @example
+ * ```ts
+ * import { AgentCache, AgentContextError } from "@async-cache/cache/agent";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const history = AgentCache({ resource: "history", scope: "session", ttl: "5m" })(
+ *   async function getHistory() { return ["hi"]; },
+ * );
+ * await assertRejects(() => history(), AgentContextError);
+ * ```
+ */
+export class AgentContextError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was missing, and for which tool.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentContextError";
+  }
+}
+
+/**
  * The base class of every error from the Redis client.
  *
  * @example

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import type { Connect, Transport } from "../src/resp/transport.ts";
+import type { Connect, Transport } from "../src/transport.ts";
 import { connectNode } from "../runtimes/node.ts";
 import { defaultConnect, runtimeName } from "../runtimes/mod.ts";
 import {

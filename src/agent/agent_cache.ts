@@ -18,13 +18,13 @@
  * @module
  */
 import { AsyncCache, type CacheMetrics, dropLocalByPrefix } from "../cache/async_cache.ts";
-import { type Duration, parseDuration } from "../cache/duration.ts";
+import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "../cache/keys.ts";
-import type { Clock } from "../cache/lru_store.ts";
-import { InvalidOptionError } from "../errors.ts";
+import type { Clock } from "../time.ts";
+import { AgentContextError, InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
-import { type AgentContext, AgentContextError, getAgentContext } from "./context.ts";
+import { type AgentContext, getAgentContext } from "./context.ts";
 import { AgentRemote, type PrefixDeletable } from "./_remote.ts";
 
 /**

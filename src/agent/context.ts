@@ -17,34 +17,6 @@ export interface AgentContext {
   [key: string]: unknown;
 }
 
-/**
- * A `"session"` or `"user"` scoped tool (or invalidation) ran where the
- * context does not give that id: outside `withAgentContext`, or in one
- * without it. Never silently a global entry.
- *
- * @example
- * ```ts
- * import { AgentCache, AgentContextError } from "@async-cache/cache/agent";
- * import { assertRejects } from "@std/assert";
- *
- * const history = AgentCache({ resource: "history", scope: "session", ttl: "5m" })(
- *   async function getHistory() { return ["hi"]; },
- * );
- * await assertRejects(() => history(), AgentContextError);
- * ```
- */
-export class AgentContextError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message What was missing, and for which tool.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "AgentContextError";
-  }
-}
-
 const storage = createContextStorage<Readonly<AgentContext>>();
 
 /**

@@ -33,9 +33,5 @@ export {
   listResourceMetrics,
   type ResourceMetrics,
 } from "./agent_cache.ts";
-export {
-  type AgentContext,
-  AgentContextError,
-  getAgentContext,
-  withAgentContext,
-} from "./context.ts";
+export { type AgentContext, getAgentContext, withAgentContext } from "./context.ts";
+export { AgentContextError } from "../errors.ts";

@@ -10,16 +10,17 @@
  *
  * @module
  */
-import { CacheClosedError, InvalidOptionError } from "../errors.ts";
+import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
-import { BackupError, type DiskBackend } from "../persist/disk_backend.ts";
+import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
 import { RemoteTier } from "../remote/_remote_tier.ts";
 import { type AnyBatchLoader, Batcher, type BatchItem, pickResult } from "./_batcher.ts";
-import { type Duration, parseDuration, parseOptionalDuration } from "./duration.ts";
+import { type Duration, parseDuration, parseOptionalDuration } from "../time.ts";
 import { normalizeKey } from "./keys.ts";
-import { checkMaxsize, type Clock, LruStore } from "./lru_store.ts";
+import { checkMaxsize, LruStore } from "./lru_store.ts";
+import type { Clock } from "../time.ts";
 
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;

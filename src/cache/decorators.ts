@@ -12,9 +12,10 @@ import { InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import { AsyncCache, type CacheMetrics, l1Hit } from "./async_cache.ts";
-import { type Duration, parseDuration } from "./duration.ts";
+import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "./keys.ts";
-import { checkMaxsize, type Clock } from "./lru_store.ts";
+import { checkMaxsize } from "./lru_store.ts";
+import type { Clock } from "../time.ts";
 
 /** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL}. */
 export interface MemoizeOptions {

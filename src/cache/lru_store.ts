@@ -16,6 +16,7 @@
  */
 
 import { InvalidOptionError } from "../errors.ts";
+import type { Clock } from "../time.ts";
 
 /**
  * Validates a capacity option: an integer >= 1, or `Infinity`.
@@ -27,12 +28,6 @@ export function checkMaxsize(what: string, maxsize: unknown): number {
     throw new InvalidOptionError(what, "maxsize", "an integer >= 1 or Infinity", maxsize);
   }
   return maxsize as number;
-}
-
-/** A clock: milliseconds since an arbitrary origin. Injectable for tests. */
-export interface Clock {
-  /** The current time in milliseconds. */
-  now(): number;
 }
 
 const NONE = -1;

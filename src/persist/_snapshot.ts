@@ -1,6 +1,6 @@
 /**
  * The disk snapshot format: a versioned, checksummed list of L1 entries whose
- * values are the L2 envelope of `serializer.ts`.
+ * values are the envelope of `src/codec/`.
  *
  * Layout, version 1 (integers big-endian):
  *
@@ -22,7 +22,8 @@
  *
  * @module
  */
-import { decodeValue, encodeValue } from "../remote/serializer.ts";
+import { decodeValue } from "../codec/decode.ts";
+import { encodeValue } from "../codec/encode.ts";
 
 const MAGIC = [0x41, 0x43, 0x53, 0x4e, 0x41, 0x50]; // "ACSNAP"
 /** The snapshot format version this build writes and reads. */

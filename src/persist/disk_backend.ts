@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { InvalidOptionError } from "../errors.ts";
+import { BackupError, InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
 import { defaultFileStore } from "../../runtimes/files.ts";
-import type { FileStore } from "./file_store.ts";
+import type { FileStore } from "../file_store.ts";
 import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
 
 /** Options for {@linkcode DiskBackend}. */
@@ -42,32 +42,6 @@ export interface SaveResult {
   bytes: number;
   /** Keys left out because their value cannot be encoded (e.g. a function). */
   skipped: string[];
-}
-
-/**
- * A save could not be completed (the previous snapshot is intact), or
- * `saveToBackup()` was called on a cache with no `backup`.
- *
- * @example
- * ```ts
- * import { AsyncCache, BackupError } from "@async-cache/cache";
- * import { assertRejects } from "@std/assert";
- *
- * const cache = new AsyncCache();
- * await assertRejects(() => cache.saveToBackup(), BackupError);
- * ```
- */
-export class BackupError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param message What failed, and where.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "BackupError";
-  }
 }
 
 const WHAT = "DiskBackend";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Clock } from "../cache/lru_store.ts";
+import type { Clock } from "../time.ts";
 import type { Logger } from "../logger.ts";
 import { type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "./remote_backend.ts";

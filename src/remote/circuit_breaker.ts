@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Clock } from "../cache/lru_store.ts";
+import type { Clock } from "../time.ts";
 
 /** The breaker's state, as reported in metrics. */
 export type BreakerState = "closed" | "open" | "half-open";

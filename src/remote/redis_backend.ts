@@ -1,7 +1,7 @@
 /**
  * `RedisBackend`: the built-in shared tier, over this project's RESP client.
  *
- * Values are stored as the envelope of `serializer.ts` (identical bytes from
+ * Values are stored as the envelope of `src/codec/` (identical bytes from
  * every runtime). Reads fetch the value and its remaining TTL in one round
  * trip (`GET`/`MGET` pipelined with `PTTL`), so the cache can keep its L1
  * copy from outliving the L2 entry.
@@ -16,7 +16,8 @@ import { type Reply, replyToString } from "../resp/parser.ts";
 import { defaultConnect } from "../../runtimes/mod.ts";
 import { type RedisBackendOptions, resolveRedisOptions } from "./redis_options.ts";
 import { RemoteCacheBackend, type RemoteEntry } from "./remote_backend.ts";
-import { decodeValue, encodeValue } from "./serializer.ts";
+import { decodeValue } from "../codec/decode.ts";
+import { encodeValue } from "../codec/encode.ts";
 
 const SCAN_COUNT = "1000";
 

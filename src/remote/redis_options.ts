@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { type Duration, parseDuration } from "../cache/duration.ts";
+import { type Duration, parseDuration } from "../time.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
-import type { Connect, TlsOptions } from "../resp/transport.ts";
+import type { Connect, TlsOptions } from "../transport.ts";
 
 /** Options for `RedisBackend`. */
 export interface RedisBackendOptions {

@@ -27,7 +27,7 @@ import type { Logger } from "../logger.ts";
 import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, type CommandArg, encodeCommands } from "./encoder.ts";
 import { type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
-import type { Connect, ConnectOptions, TlsOptions, Transport } from "./transport.ts";
+import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
 
 /** Options of {@linkcode RedisClient}. */
 export interface RedisClientOptions {

@@ -33,12 +33,7 @@
  */
 
 import { type Reply, RespParser } from "../../src/resp/parser.ts";
-import type {
-  Connect,
-  ConnectOptions,
-  Transport,
-  TransportHandlers,
-} from "../../src/resp/transport.ts";
+import type { Connect, ConnectOptions, Transport, TransportHandlers } from "../../src/transport.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -14,7 +14,7 @@
  * assert.equal(files.writes, 1);
  * ```
  */
-import type { FileStore } from "../../src/persist/file_store.ts";
+import type { FileStore } from "../../src/file_store.ts";
 
 export class MemoryFileStore implements FileStore {
   readonly files: Map<string, Uint8Array> = new Map();

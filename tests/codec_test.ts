@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeValue, encodeValue, isEnvelope, MAX_DEPTH } from "../src/remote/serializer.ts";
+import { decodeValue, isEnvelope } from "../src/codec/decode.ts";
+import { encodeValue } from "../src/codec/encode.ts";
+import { MAX_DEPTH } from "../src/codec/format.ts";
 import { SerializationError } from "../src/errors.ts";
 
 const HEADER = [0xac, 0xca, 0x01];

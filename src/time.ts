@@ -1,11 +1,20 @@
 /**
- * Durations: a number is milliseconds (the JavaScript convention, as in
+ * Time: the injectable {@linkcode Clock} and durations. A duration number is milliseconds (the JavaScript convention, as in
  * lru-cache and ioredis); a string carries its unit: `"300ms"`, `"5s"`,
  * `"2m"`, `"1h"`, `"1d"` (decimals allowed: `"1.5s"`).
  *
  * @module
  */
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError } from "./errors.ts";
+
+/** A clock: milliseconds since an arbitrary origin. Injectable for tests. */
+export interface Clock {
+  /** The current time in milliseconds. */
+  now(): number;
+}
+
+/** The default clock: `Date.now()`. */
+export const systemClock: Clock = { now: () => Date.now() };
 
 /** A duration: milliseconds as a number, or a string with a unit (`"300ms"`, `"5s"`, `"2m"`, `"1h"`, `"1d"`). */
 export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`;
