@@ -19,8 +19,8 @@ import {
   listResourceMetrics,
   withAgentContext,
 } from "../src/agent/mod.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
-import { FakeRedis } from "./fakes/fake_transport.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
+import { FakeRedis } from "../src/testing/fake_redis.ts";
 import {
   type RedisServer,
   redisServerAvailable,

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, CacheClosedError, InvalidOptionError } from "../mod.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncLRU, AsyncTTL, InvalidOptionError, RemoteCacheBackend } from "../mod.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
 
 describe("AsyncLRU as a wrapper", () => {
   test("caches per canonical arguments and keeps the signature", async () => {

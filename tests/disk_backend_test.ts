@@ -15,7 +15,7 @@ import { DiskBackend } from "../src/persist/disk_backend.ts";
 import { BackupError } from "../src/errors.ts";
 import { SNAPSHOT_VERSION } from "../src/persist/_snapshot.ts";
 import { RecordingLogger, repoRoot } from "./_helpers.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
 import { MemoryFileStore } from "./fakes/memory_file_store.ts";
 
 const PATH = "/data/cache.snap";

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { LruStore } from "../src/cache/lru_store.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
 
 describe("LruStore", () => {
   test("evicts the least recently used entry, and a hit refreshes recency", () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, InvalidOptionError, RedisBackend, SerializationError } from "../mod.ts";
 import { RecordingLogger } from "./_helpers.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
 import {
   type RedisServer,
   redisServerAvailable,

@@ -11,7 +11,7 @@ import {
   RedisReplyError,
   RedisTimeoutError,
 } from "../src/errors.ts";
-import { FakeRedis, type FakeRedisOptions, NO_REPLY, resp } from "./fakes/fake_transport.ts";
+import { FakeRedis, type FakeRedisOptions, NO_REPLY, resp } from "../src/testing/fake_redis.ts";
 import {
   type RedisServer,
   redisServerAvailable,

@@ -6,8 +6,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, encodeValue, RedisBackend } from "../mod.ts";
 import { RecordingLogger } from "./_helpers.ts";
-import { FakeClock } from "./fakes/fake_clock.ts";
-import { FakeRedis, NO_REPLY } from "./fakes/fake_transport.ts";
+import { FakeClock } from "../src/testing/fake_clock.ts";
+import { FakeRedis, NO_REPLY } from "../src/testing/fake_redis.ts";
 
 function setup(options: { socketTimeout?: number; password?: string; clock?: FakeClock } = {}) {
   const fake = new FakeRedis();

@@ -170,7 +170,7 @@ function closeQuietly(transport: Transport): Promise<void> {
  * @example Against a fake server
  * ```ts
  * import { RedisClient } from "./client.ts";
- * import { FakeRedis } from "../../tests/fakes/fake_transport.ts";
+ * import { FakeRedis } from "@async-cache/cache/testing";
  * import { assertEquals } from "@std/assert";
  *
  * const fake = new FakeRedis();

@@ -16,8 +16,8 @@
  *
  * @example Default responder
  * ```ts
- * import { FakeRedis } from "./fake_transport.ts";
- * import { RedisClient } from "../../src/resp/client.ts";
+ * import { FakeRedis } from "@async-cache/cache/testing";
+ * import { RedisClient } from "../resp/client.ts";
  * import assert from "node:assert/strict";
  *
  * const fake = new FakeRedis();
@@ -32,8 +32,8 @@
  * @module
  */
 
-import { type Reply, RespParser } from "../../src/resp/parser.ts";
-import type { Connect, ConnectOptions, Transport, TransportHandlers } from "../../src/transport.ts";
+import { type Reply, RespParser } from "../resp/parser.ts";
+import type { Connect, ConnectOptions, Transport, TransportHandlers } from "../transport.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -65,7 +65,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  *
  * @example
  * ```ts
- * import { resp } from "./fake_transport.ts";
+ * import { resp } from "@async-cache/cache/testing";
  * import assert from "node:assert/strict";
  *
  * const bytes = resp.array([resp.bulk("a"), resp.int(1), resp.nil(2)]);
@@ -323,9 +323,9 @@ export class FakeConnection {
  *
  * @example Taking over a command, and failing a connection
  * ```ts
- * import { FakeRedis, NO_REPLY, resp } from "./fake_transport.ts";
- * import { RedisClient } from "../../src/resp/client.ts";
- * import { RedisReplyError } from "../../src/errors.ts";
+ * import { FakeRedis, NO_REPLY, resp } from "@async-cache/cache/testing";
+ * import { RedisClient } from "../resp/client.ts";
+ * import { RedisReplyError } from "../errors.ts";
  * import assert from "node:assert/strict";
  *
  * const fake = new FakeRedis();
