@@ -1,32 +1,89 @@
 /**
- * The {@linkcode FileStore} over `Bun.file` / `Bun.write`. Bun has no rename
- * or fsync of its own, so those two steps use its native `node:fs`.
+ * The {@linkcode FileStore} over `Bun.file` / `Bun.write`. Bun has no
+ * exclusive create with a mode, rename, fsync or folder listing of its own, so
+ * those steps use its native `node:fs`.
  *
  * @module
  */
-import { open, rename, unlink } from "node:fs/promises";
+import * as fsp from "node:fs/promises";
 import type { FileStore } from "../src/file_store.ts";
-import { tempPathFor } from "./_temp_name.ts";
+import { removeStaleTemps, tempPathFor } from "./_temp_name.ts";
+import {
+  type NodeFileHandle,
+  type NodeFs,
+  nodeSweepFs,
+  syncFolderNode,
+} from "./file_store_node.ts";
 
 /** The members of a `BunFile` used here. */
-interface BunFile {
+export interface BunFile {
+  /** The whole file. */
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** The members of the `Bun` namespace used here (no dependency on Bun's ambient types). */
-interface BunFs {
-  file(path: string): BunFile;
-  write(path: string, data: Uint8Array): Promise<number>;
+export interface BunFs {
+  /** A lazy file reference, by path or by open file descriptor. */
+  file(pathOrFd: string | number): BunFile;
+  /** Writes `data` to the file (for a descriptor: from the start, leaving it open). */
+  write(destination: BunFile, data: Uint8Array): Promise<number>;
 }
 
 function bun(): BunFs {
   return (globalThis as unknown as { Bun: BunFs }).Bun;
 }
 
+/** Snapshots hold cached tokens and personal data: owner read/write only. */
+const FILE_MODE = 0o600;
+
 /**
- * Reads with `Bun.file(path).arrayBuffer()`; writes a temp file beside the
- * target with `Bun.write`, flushes it (`fsync`), then renames it over the
- * target. Only callable in Bun (the global is read on call).
+ * A {@linkcode FileStore} over Bun's file API and the given `node:fs` members.
+ * Reads with `Bun.file(path).arrayBuffer()`. Writes: removes stale temp files
+ * of earlier, killed saves of `path`; creates a new temp file beside the
+ * target (`open` with `wx`, mode 0600), fills it with `Bun.write`, `fsync`s
+ * it, renames it over the target, then `fsync`s the folder.
+ *
+ * @param getBun The `Bun` namespace, read on each call.
+ * @param fs The node:fs operations (a recording wrapper in tests).
+ * @returns The file store.
+ */
+export function createBunFileStore(getBun: () => BunFs = bun, fs: NodeFs = fsp): FileStore {
+  const sweep = nodeSweepFs(fs);
+  return {
+    async read(path: string): Promise<Uint8Array | undefined> {
+      try {
+        return new Uint8Array(await getBun().file(path).arrayBuffer());
+      } catch (error) {
+        if ((error as { code?: string }).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
+
+    async writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+      await removeStaleTemps(path, sweep);
+      const b = getBun();
+      const tmp = tempPathFor(path);
+      let handle: NodeFileHandle | undefined;
+      try {
+        handle = await fs.open(tmp, "wx", FILE_MODE);
+        await b.write(b.file(handle.fd), bytes);
+        await handle.sync();
+        await handle.close();
+        handle = undefined;
+        await fs.rename(tmp, path);
+      } catch (error) {
+        await handle?.close().catch(() => {});
+        await fs.unlink(tmp).catch(() => {});
+        throw error;
+      }
+      await syncFolderNode(fs, path);
+    },
+  };
+}
+
+/**
+ * The file store over Bun's file API; see {@linkcode createBunFileStore}.
+ * Only callable in Bun (the global is read on call).
  *
  * @example Reading a file that is not there
  * ```ts ignore
@@ -34,30 +91,4 @@ function bun(): BunFs {
  * console.assert((await bunFileStore.read("/nonexistent/async-cache.snap")) === undefined);
  * ```
  */
-export const bunFileStore: FileStore = {
-  async read(path: string): Promise<Uint8Array | undefined> {
-    try {
-      return new Uint8Array(await bun().file(path).arrayBuffer());
-    } catch (error) {
-      if ((error as { code?: string }).code === "ENOENT") return undefined;
-      throw error;
-    }
-  },
-
-  async writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-    const tmp = tempPathFor(path);
-    try {
-      await bun().write(tmp, bytes);
-      const handle = await open(tmp, "r+");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, path);
-    } catch (error) {
-      await unlink(tmp).catch(() => {});
-      throw error;
-    }
-  },
-};
+export const bunFileStore: FileStore = createBunFileStore();

@@ -31,6 +31,11 @@ export interface FileStore {
    * sees the old content or the new one, never a mix: write a temp file in
    * the same folder, flush it, then rename it over `path`. On failure the
    * temp file is removed and `path` is untouched.
+   *
+   * The runtimes' stores also create the file with mode 0600 (a snapshot
+   * holds cached tokens and personal data), fsync the folder after the rename
+   * (so the rename survives a power loss), and remove the temp files of `path`
+   * that an earlier save, killed before its rename, left behind.
    */
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
 }
