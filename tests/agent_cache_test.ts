@@ -136,12 +136,12 @@ describe("AgentCache: scopes", () => {
     assert.equal(getResourceMetrics("nothing-here").tools, 0);
   });
 
-  test("the context follows awaits and timers, and nested contexts merge", async () => {
+  test("the context follows awaits and timers, and nested contexts nest", async () => {
     await withAgentContext({ userId: "u1" }, async () => {
       await new Promise((r) => setTimeout(r, 2));
-      await withAgentContext({ sessionId: "s9" }, async () => {
+      await withAgentContext({ trace: "t9" }, async () => {
         await Promise.resolve();
-        assert.deepEqual({ ...getAgentContext() }, { userId: "u1", sessionId: "s9" });
+        assert.deepEqual({ ...getAgentContext() }, { userId: "u1", trace: "t9" });
       });
       assert.deepEqual({ ...getAgentContext() }, { userId: "u1" });
     });
@@ -467,6 +467,113 @@ describe("AgentCache with a real Redis shared by two processes", { skip }, () =>
       ]);
     } finally {
       await getCart.close();
+    }
+  });
+});
+
+describe("AgentCache: nested contexts never mix two users' ids", () => {
+  test("an inner context with only a sessionId does not run as the outer user", async () => {
+    let calls = 0;
+    const getCart = AgentCache({ resource: fresh("cart"), scope: "user", ttl: "5m" })(
+      async function getCart() {
+        calls++;
+        return `cart of ${getAgentContext()?.userId}`;
+      },
+    );
+    await withAgentContext({ userId: "bob" }, async () => {
+      assert.equal(await getCart(), "cart of bob");
+      // Alice's conversation, started inside a context left over from Bob's.
+      await withAgentContext({ sessionId: "alice-chat" }, async () => {
+        assert.equal(getAgentContext()?.userId, undefined);
+        await assert.rejects(getCart(), { name: "AgentContextError", message: /userId/ });
+      });
+    });
+    assert.equal(calls, 1);
+  });
+
+  test("an inner context with only a userId does not reuse the outer session", async () => {
+    let calls = 0;
+    const getHistory = AgentCache({ resource: fresh("history"), scope: "session", ttl: "5m" })(
+      async function getHistory() {
+        calls++;
+        return `history of ${getAgentContext()?.sessionId}`;
+      },
+    );
+    await withAgentContext({ sessionId: "bob-chat", userId: "bob" }, async () => {
+      assert.equal(await getHistory(), "history of bob-chat");
+      await withAgentContext({ userId: "alice" }, async () => {
+        assert.equal(getAgentContext()?.sessionId, undefined);
+        await assert.rejects(getHistory(), { name: "AgentContextError", message: /sessionId/ });
+      });
+    });
+    assert.equal(calls, 1);
+  });
+
+  test("ids are inherited only as a pair; custom fields merge", async () => {
+    await withAgentContext({ userId: "u1", sessionId: "s1", tenant: "acme" }, async () => {
+      await tick();
+      // Neither id set: both inherited.
+      await withAgentContext({ trace: "t1" }, () => {
+        assert.deepEqual({ ...getAgentContext() }, {
+          userId: "u1",
+          sessionId: "s1",
+          tenant: "acme",
+          trace: "t1",
+        });
+      });
+      // Either id set (even to undefined): both replaced.
+      withAgentContext({ sessionId: "s2" }, () => {
+        assert.deepEqual({ ...getAgentContext() }, { sessionId: "s2", tenant: "acme" });
+      });
+      withAgentContext({ sessionId: undefined }, () => {
+        assert.deepEqual({ ...getAgentContext() }, { tenant: "acme" });
+      });
+      withAgentContext({ userId: "u2", tenant: "initech" }, () => {
+        assert.deepEqual({ ...getAgentContext() }, { userId: "u2", tenant: "initech" });
+      });
+      // Keeping the user on purpose is explicit.
+      withAgentContext({ ...getAgentContext(), sessionId: "s3" }, () => {
+        assert.deepEqual({ ...getAgentContext() }, {
+          userId: "u1",
+          sessionId: "s3",
+          tenant: "acme",
+        });
+      });
+      assert.deepEqual({ ...getAgentContext() }, { userId: "u1", sessionId: "s1", tenant: "acme" });
+    });
+  });
+
+  test("a user-scoped entry is only ever served to its own user, however contexts nest", async () => {
+    const getSecret = AgentCache({ resource: fresh("secret"), scope: "user", ttl: "5m" })(
+      async function getSecret() {
+        return `secret of ${getAgentContext()!.userId}`;
+      },
+    );
+    const seen: [string | undefined, string][] = [];
+    const outers = [{ userId: "bob" }, { userId: "bob", sessionId: "bob-chat" }, {
+      sessionId: "x",
+    }];
+    const inners = [{ userId: "alice" }, { sessionId: "alice-chat" }, {
+      userId: "alice",
+      sessionId: "y",
+    }, {}];
+    for (const outer of outers) {
+      await withAgentContext(outer, async () => {
+        if (outer.userId) seen.push([outer.userId, await getSecret()]);
+        for (const inner of inners) {
+          await withAgentContext(inner, async () => {
+            const expected = "userId" in inner || "sessionId" in inner
+              ? inner.userId
+              : outer.userId;
+            assert.equal(getAgentContext()?.userId, expected);
+            const result = await getSecret().catch((e: Error) => e.name);
+            seen.push([expected, result]);
+          });
+        }
+      });
+    }
+    for (const [userId, result] of seen) {
+      assert.equal(result, userId === undefined ? "AgentContextError" : `secret of ${userId}`);
     }
   });
 });

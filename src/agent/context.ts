@@ -22,22 +22,37 @@ const storage = createContextStorage<Readonly<AgentContext>>();
 /**
  * Runs `fn` with an agent context: `"session"` / `"user"` scoped tools called
  * inside it (across awaits, timers and promise chains) use these ids.
- * Nested calls merge: the inner fields win, the outer ones stay.
+ *
+ * Nested calls: `sessionId` and `userId` are one identity, inherited only as a
+ * pair. An inner context that names either of them (even as `undefined`)
+ * replaces both, so a conversation started inside another user's context
+ * never runs as that user: a `"user"` tool there throws `AgentContextError`
+ * instead of serving the outer user's entry. An inner context that names
+ * neither inherits both. Custom fields always merge (the inner ones win).
+ * To keep the outer user on purpose, say so:
+ * `withAgentContext({ ...getAgentContext(), sessionId }, fn)`.
  *
  * @param context `sessionId`, `userId`, and any custom fields.
  * @param fn The code to run (an agent turn, a request handler).
  * @returns What `fn` returns.
  * @throws {InvalidOptionError} When `sessionId` or `userId` is not a non-empty string.
  *
- * @example
+ * @example Nested contexts: ids as a pair, custom fields merged
  * ```ts
  * import { getAgentContext, withAgentContext } from "@async-cache/cache/agent";
  * import { assertEquals } from "@std/assert";
  *
- * await withAgentContext({ userId: "u1" }, async () => {
+ * await withAgentContext({ userId: "u1", tenant: "acme" }, async () => {
  *   await new Promise((r) => setTimeout(r, 1));
  *   await withAgentContext({ sessionId: "s1" }, () => {
- *     assertEquals(getAgentContext(), { userId: "u1", sessionId: "s1" });
+ *     // Not u1's session: the outer userId is not inherited.
+ *     assertEquals(getAgentContext(), { sessionId: "s1", tenant: "acme" });
+ *   });
+ *   await withAgentContext({ ...getAgentContext(), sessionId: "s2" }, () => {
+ *     assertEquals(getAgentContext(), { userId: "u1", tenant: "acme", sessionId: "s2" });
+ *   });
+ *   await withAgentContext({ traceId: "t1" }, () => {
+ *     assertEquals(getAgentContext(), { userId: "u1", tenant: "acme", traceId: "t1" });
  *   });
  * });
  * assertEquals(getAgentContext(), undefined);
@@ -56,9 +71,24 @@ export function withAgentContext<R>(context: AgentContext, fn: () => R): R {
   if (typeof fn !== "function") {
     throw new InvalidOptionError("withAgentContext", "fn", "a function", fn);
   }
-  const outer = storage.getStore();
-  const merged = Object.freeze(outer === undefined ? { ...context } : { ...outer, ...context });
-  return storage.run(merged, fn);
+  return storage.run(nest(storage.getStore(), context), fn);
+}
+
+/** The context inside `inner`, nested in `outer`: ids as a pair, custom fields merged. */
+function nest(
+  outer: Readonly<AgentContext> | undefined,
+  inner: AgentContext,
+): Readonly<AgentContext> {
+  const merged: AgentContext = { ...outer, ...inner };
+  // Own keys, not values: `{ sessionId: req.sessionId }` with a missing id
+  // must not fall back to the outer session (fail closed).
+  if (Object.hasOwn(inner, "sessionId") || Object.hasOwn(inner, "userId")) {
+    delete merged.sessionId;
+    delete merged.userId;
+    if (inner.sessionId !== undefined) merged.sessionId = inner.sessionId;
+    if (inner.userId !== undefined) merged.userId = inner.userId;
+  }
+  return Object.freeze(merged);
 }
 
 /**
