@@ -84,6 +84,84 @@ describe("RedisBackend options", () => {
     }
   });
 
+  test("an invalid URL's error does not print its password", () => {
+    const urls = [
+      "redis://alice:hunter2@host:notaport",
+      "redis://:hunter2@host/notadb",
+      "redis://alice:hunter2@host:6379/1?db=x",
+      "http://alice:hunter2@host",
+      "redis://alice:hunter2@[::1",
+      "unix://alice:hunter2@",
+    ];
+    for (const url of urls) {
+      assert.throws(
+        () => new RedisBackend({ url }),
+        (e: unknown) => {
+          assert.ok(e instanceof InvalidOptionError, String(e));
+          assert.equal(e.option, "url");
+          assert.ok(!e.message.includes("hunter2"), e.message);
+          assert.match(e.message, /alice:\*\*\*@|:\*\*\*@/);
+          return true;
+        },
+        url,
+      );
+    }
+  });
+
+  test("bad percent-encoding in a URL is an InvalidOptionError, not a URIError", () => {
+    for (
+      const url of ["redis://alice:%E0%A4%A@host", "redis://%zz:pw@host", "unix:///tmp/%E0%A4"]
+    ) {
+      assert.throws(
+        () => new RedisBackend({ url }),
+        (e: unknown) =>
+          e instanceof InvalidOptionError && e.option === "url" && !e.message.includes("%E0%A4%A"),
+        url,
+      );
+    }
+  });
+
+  test("clientName: null turns the connection name off; the default is async-cache", () => {
+    assert.equal(resolveRedisOptions().clientName, "async-cache");
+    assert.equal(resolveRedisOptions({ clientName: null }).clientName, null);
+    assert.equal(resolveRedisOptions({ clientName: "svc-a" }).clientName, "svc-a");
+  });
+
+  test("parserLimits is validated at construction and kept", () => {
+    const limits = { maxBulkLength: 1024, maxDepth: 8 };
+    assert.deepEqual(resolveRedisOptions({ parserLimits: limits }).parserLimits, limits);
+    for (
+      const parserLimits of [
+        { maxBulkLength: 0 },
+        { maxDepth: 1.5 },
+        { maxLineLength: "big" },
+        "big",
+        null,
+      ]
+    ) {
+      assert.throws(
+        // deno-lint-ignore no-explicit-any
+        () => new RedisBackend({ parserLimits: parserLimits as any }),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === "parserLimits",
+        JSON.stringify(parserLimits),
+      );
+    }
+  });
+
+  test("a prefix must end with a separator, so clear() cannot reach another prefix's keys", () => {
+    for (const prefix of ["svc", "app1", "café"]) {
+      assert.throws(
+        () => new RedisBackend({ prefix }),
+        (e: unknown) =>
+          e instanceof InvalidOptionError && e.option === "prefix" && /separator/.test(e.message),
+        prefix,
+      );
+    }
+    for (const prefix of ["svc:", "app1/", "a.b.", "x-", "t_", "{tag}", ""]) {
+      assert.equal(resolveRedisOptions({ prefix }).prefix, prefix);
+    }
+  });
+
   test("a password never appears in an error message", () => {
     assert.throws(
       // deno-lint-ignore no-explicit-any

@@ -363,17 +363,14 @@ describe("RedisClient: handshake", () => {
     }
   });
 
-  test("SELECT db and CLIENT SETNAME, pipelined after HELLO", async () => {
+  test("the name folded into HELLO (no CLIENT SETNAME), SELECT db after it", async () => {
     const { fake, client, done } = setup({ db: 3, clientName: "worker-1" });
     try {
       fake.set("k", "in db 3", undefined, 3);
       assert.equal(text(await client.command(["GET", "k"])), "in db 3");
       const conn = fake.current!;
-      assert.deepEqual(conn.writes[1].commands, [["SELECT", "3"], [
-        "CLIENT",
-        "SETNAME",
-        "worker-1",
-      ]]);
+      assert.deepEqual(conn.writes[0].commands, [["HELLO", "3", "SETNAME", "worker-1"]]);
+      assert.deepEqual(conn.writes[1].commands, [["SELECT", "3"]]);
       assert.equal(conn.db, 3);
       assert.equal(conn.name, "worker-1");
     } finally {

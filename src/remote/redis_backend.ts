@@ -70,6 +70,7 @@ export class RedisBackend extends RemoteCacheBackend {
       password: o.password,
       db: o.db,
       clientName: o.clientName,
+      parserLimits: o.parserLimits,
       connectTimeoutMs: o.connectTimeoutMs,
       socketTimeoutMs: o.socketTimeoutMs,
       logger: o.logger,

@@ -8,6 +8,7 @@ import { type Duration, parseDuration } from "../time.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../transport.ts";
+import { type ParserLimits, RespParser } from "../resp/parser.ts";
 
 /** Options for `RedisBackend`. */
 export interface RedisBackendOptions {
@@ -25,7 +26,12 @@ export interface RedisBackendOptions {
   username?: string;
   /** Password (`AUTH`). Default: none. */
   password?: string;
-  /** Prepended to every key; `clear()` deletes only keys under it. Default `"ac:"`. */
+  /**
+   * Prepended to every key; `clear()` deletes only keys under it. Must be `""`
+   * or end with a separator (not a letter or digit, e.g. `":"`): `clear()`
+   * deletes every key that starts with the prefix, so `"svc"` would also clear
+   * `"svc2:*"`. Default `"ac:"`.
+   */
   prefix?: string;
   /** Bound on connecting (TCP + TLS + handshake). Default `"5s"`. */
   connectTimeout?: Duration;
@@ -33,8 +39,19 @@ export interface RedisBackendOptions {
   socketTimeout?: Duration;
   /** TLS: `true`, or `{ servername, ca }` for a private CA. Default: off (on for `rediss://`). */
   tls?: boolean | TlsOptions;
-  /** `CLIENT SETNAME`. Default `"async-cache"`. */
-  clientName?: string;
+  /**
+   * The connection name (no spaces), sent in `HELLO 3 ... SETNAME` (RESP2:
+   * `CLIENT SETNAME`, where a `NOPERM` is logged once and ignored). `null`
+   * sends none. Default `"async-cache"`.
+   */
+  clientName?: string | null;
+  /**
+   * Bounds on what a reply may make the client allocate (`maxBulkLength`,
+   * `maxAggregateLength`, `maxDepth`, `maxLineLength`); a reply past one
+   * closes the connection with a `RedisProtocolError`. Default: 512 MiB,
+   * 1,000,000, 64 and 64 KiB.
+   */
+  parserLimits?: ParserLimits;
   /** The byte-stream adapter; default: the running runtime's (Deno, Bun or Node sockets). Tests inject a fake. */
   transport?: Connect;
   /** Where connection problems and corrupt entries are reported. Default `console`. */
@@ -53,24 +70,58 @@ export interface ResolvedRedisOptions {
   connectTimeoutMs: number;
   socketTimeoutMs: number;
   tls: boolean | TlsOptions | undefined;
-  clientName: string;
+  clientName: string | null;
+  parserLimits: ParserLimits | undefined;
   transport: Connect | undefined;
   logger: Logger;
 }
 
 const WHAT = "RedisBackend";
 
+/**
+ * The URL with its password replaced by `***`, for error messages. Everything
+ * between the scheme and the last `@` after the user name is hidden, so a
+ * password with unencoded `@`, `/` or `:` in it does not leak either.
+ */
+export function redactUrl(url: string): string {
+  const scheme = url.indexOf("://");
+  const from = scheme === -1 ? url.indexOf(":") + 1 : scheme + 3;
+  const at = url.lastIndexOf("@");
+  if (from <= 0 || at < from) return url;
+  const userinfo = url.slice(from, at);
+  const colon = userinfo.indexOf(":");
+  return url.slice(0, from) + (colon === -1 ? "***" : userinfo.slice(0, colon + 1) + "***") +
+    url.slice(at);
+}
+
+function badUrl(expected: string, url: string): InvalidOptionError {
+  return new InvalidOptionError(WHAT, "url", expected, redactUrl(url));
+}
+
+function decode(part: string, url: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw badUrl("a URL with valid percent-encoding (%XX, UTF-8)", url);
+  }
+}
+
 function fromUrl(url: string): Partial<RedisBackendOptions> {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new InvalidOptionError(WHAT, "url", "a redis://, rediss:// or unix:// URL", url);
+    throw badUrl("a redis://, rediss:// or unix:// URL", url);
   }
   const out: Partial<RedisBackendOptions> = {};
-  const dbParam = u.searchParams.get("db");
-  if (u.username) out.username = decodeURIComponent(u.username);
-  if (u.password) out.password = decodeURIComponent(u.password);
+  let dbParam: string | null;
+  try {
+    dbParam = u.searchParams.get("db");
+  } catch {
+    throw badUrl("a URL with valid percent-encoding (%XX, UTF-8)", url);
+  }
+  if (u.username) out.username = decode(u.username, url);
+  if (u.password) out.password = decode(u.password, url);
   switch (u.protocol) {
     case "redis:":
     case "rediss:": {
@@ -83,11 +134,11 @@ function fromUrl(url: string): Partial<RedisBackendOptions> {
     }
     case "redis+unix:":
     case "unix:":
-      out.path = decodeURIComponent(u.pathname);
-      if (!out.path) throw new InvalidOptionError(WHAT, "url", "a unix:// URL with a path", url);
+      out.path = decode(u.pathname, url);
+      if (!out.path) throw badUrl("a unix:// URL with a path", url);
       break;
     default:
-      throw new InvalidOptionError(WHAT, "url", "a redis://, rediss:// or unix:// URL", url);
+      throw badUrl("a redis://, rediss:// or unix:// URL", url);
   }
   if (dbParam !== null) out.db = parseDb(dbParam, url);
   return out;
@@ -95,7 +146,7 @@ function fromUrl(url: string): Partial<RedisBackendOptions> {
 
 function parseDb(text: string, url: string): number {
   if (!/^\d+$/.test(text)) {
-    throw new InvalidOptionError(WHAT, "url", "a database number after /", url);
+    throw badUrl("a database number after /", url);
   }
   return Number(text);
 }
@@ -130,18 +181,33 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
   }
   for (const name of ["username", "password", "clientName"] as const) {
     const v = o[name];
-    if (v !== undefined && typeof v !== "string") {
+    if (v !== undefined && typeof v !== "string" && !(name === "clientName" && v === null)) {
       throw new InvalidOptionError(WHAT, name, "a string", name === "password" ? "(hidden)" : v);
     }
   }
   if (o.username !== undefined && o.password === undefined) {
     throw new InvalidOptionError(WHAT, "password", "given with username", undefined);
   }
-  if (o.clientName !== undefined && /\s/.test(o.clientName)) {
-    throw new InvalidOptionError(WHAT, "clientName", "a name without spaces", o.clientName);
+  if (typeof o.clientName === "string" && (o.clientName === "" || /\s/.test(o.clientName))) {
+    throw new InvalidOptionError(
+      WHAT,
+      "clientName",
+      "a non-empty name without spaces, or null for none",
+      o.clientName,
+    );
   }
   const prefix = o.prefix ?? "ac:";
   if (typeof prefix !== "string") throw new InvalidOptionError(WHAT, "prefix", "a string", prefix);
+  if (/[\p{L}\p{N}]$/u.test(prefix)) {
+    throw new InvalidOptionError(
+      WHAT,
+      "prefix",
+      'empty or ending with a separator such as ":" (clear() deletes every key that starts ' +
+        'with the prefix, so "svc" would also clear "svc2:*")',
+      prefix,
+    );
+  }
+  const parserLimits = checkParserLimits(o.parserLimits);
   const tls = o.tls;
   if (tls !== undefined && typeof tls !== "boolean" && (tls === null || typeof tls !== "object")) {
     throw new InvalidOptionError(WHAT, "tls", "a boolean or { servername, ca }", tls);
@@ -161,8 +227,25 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     connectTimeoutMs: parseDuration(o.connectTimeout ?? "5s", WHAT, "connectTimeout"),
     socketTimeoutMs: parseDuration(o.socketTimeout ?? "5s", WHAT, "socketTimeout"),
     tls,
-    clientName: o.clientName ?? "async-cache",
+    clientName: o.clientName === undefined ? "async-cache" : o.clientName,
+    parserLimits,
     transport: o.transport,
     logger,
   };
+}
+
+function checkParserLimits(limits: unknown): ParserLimits | undefined {
+  if (limits === undefined) return undefined;
+  const expected =
+    "an object of positive integer limits (maxBulkLength, maxAggregateLength, maxDepth, maxLineLength)";
+  if (limits === null || typeof limits !== "object" || Array.isArray(limits)) {
+    throw new InvalidOptionError(WHAT, "parserLimits", expected, limits);
+  }
+  const copy = { ...limits } as ParserLimits;
+  try {
+    new RespParser(() => {}, copy);
+  } catch {
+    throw new InvalidOptionError(WHAT, "parserLimits", expected, limits);
+  }
+  return copy;
 }

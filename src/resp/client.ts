@@ -47,8 +47,12 @@ export interface RedisClientOptions {
   password?: string;
   /** Database index selected on connect. Default 0. */
   db?: number;
-  /** Connection name set with `CLIENT SETNAME` (no spaces). */
-  clientName?: string;
+  /**
+   * Connection name (no spaces), sent in `HELLO 3 ... SETNAME` (with RESP2:
+   * `CLIENT SETNAME`, where a refusal such as `NOPERM` is logged once and
+   * ignored). `undefined` or `null` (default): no name.
+   */
+  clientName?: string | null;
   /** Bound on opening a connection, handshake included, in ms. Default 5000. */
   connectTimeoutMs?: number;
   /** Bound on every reply, in ms (`Infinity` disables it). Default 5000. */
@@ -119,7 +123,12 @@ interface Conn {
 
 const noop = (): void => {};
 const MAX_TIMER = 2 ** 31 - 1;
-const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
+/**
+ * Replies that mean the credentials are wrong or missing. `NOPERM` is not one:
+ * a user without permission for a command is correctly authenticated, and
+ * retrying its password would never help.
+ */
+const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH"]);
 
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
@@ -156,9 +165,10 @@ function closeQuietly(transport: Transport): Promise<void> {
  * - Commands issued in the same tick go out in one write; replies are matched
  *   in order. An error reply rejects that command with {@linkcode RedisReplyError}.
  * - The first command connects (lazily); `connect()` does so explicitly.
- *   On connect: `HELLO 3` (with `AUTH` folded in), falling back to RESP2 and
- *   `AUTH` when the server does not speak RESP3; then `SELECT` and
- *   `CLIENT SETNAME` when configured.
+ *   On connect: `HELLO 3` (with `AUTH` and `SETNAME` folded in), falling back
+ *   to RESP2, `AUTH` and `CLIENT SETNAME` when the server does not speak RESP3;
+ *   then `SELECT` when `db` is not 0. A permission error (`NOPERM`) is never
+ *   taken for refused credentials: on a command it fails that command only.
  * - A reply later than `socketTimeoutMs` kills the connection: every command
  *   in flight rejects with {@linkcode RedisTimeoutError}, then the client
  *   reconnects with backoff. While disconnected, commands fail fast with
@@ -217,6 +227,8 @@ export class RedisClient extends EventTarget {
   #logged = new Set<string>();
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #closing: Promise<void> | undefined;
+  /** A refused `CLIENT SETNAME` (RESP2) was logged: not again. */
+  #setnameWarned = false;
 
   /**
    * Creates a client; it connects on the first command or on `connect()`.
@@ -246,7 +258,10 @@ export class RedisClient extends EventTarget {
         undefined,
       );
     }
-    if (o.clientName !== undefined && (o.clientName === "" || /\s/.test(o.clientName))) {
+    if (
+      o.clientName !== undefined && o.clientName !== null &&
+      (typeof o.clientName !== "string" || o.clientName === "" || /\s/.test(o.clientName))
+    ) {
       throw new InvalidOptionError(
         "RedisClient",
         "clientName",
@@ -278,7 +293,7 @@ export class RedisClient extends EventTarget {
     this.#username = o.username;
     this.#password = o.password;
     this.#db = db;
-    this.#clientName = o.clientName;
+    this.#clientName = o.clientName ?? undefined;
     this.#logger = o.logger;
     this.#limits = o.parserLimits;
     this.#backoff = o.backoff ?? defaultBackoff;
@@ -602,22 +617,30 @@ export class RedisClient extends EventTarget {
 
   async #handshake(conn: Conn): Promise<void> {
     const password = this.#password;
+    const name = this.#clientName;
     let protocol: 2 | 3 = 2;
     let authenticated = password === undefined;
+    let named = name === undefined;
     if (this.#wantProtocol === 3) {
+      // One round trip for protocol, credentials and name. SETNAME inside HELLO
+      // needs no `client|setname` permission, so a least-privilege user keeps its name.
       const hello: CommandArg[] = ["HELLO", "3"];
       if (password !== undefined) hello.push("AUTH", this.#username ?? "default", password);
+      if (name !== undefined) hello.push("SETNAME", name);
       const [helloReply] = this.#internal(conn, [hello]);
       const reply = await helloReply;
       if (reply instanceof RedisReplyError) {
-        // NOPROTO or "unknown command" (Redis < 6): fall back to RESP2.
-        if (isAuthFailure(reply)) throw authError("HELLO", reply);
+        // NOPROTO, or "unknown command" (Redis < 6), or NOAUTH from a Redis < 6
+        // that wants AUTH before any command it does not know: fall back to RESP2.
+        // NOAUTH is a credentials problem only when we sent none.
+        const helloUnknown = reply.code === "NOAUTH" && password !== undefined;
+        if (isAuthFailure(reply) && !helloUnknown) throw authError("HELLO", reply);
         this.#logger?.debug?.(
           `Redis at ${this.#where} refused HELLO 3 (${reply.message}); using RESP2`,
         );
       } else {
         protocol = 3;
-        authenticated = true;
+        authenticated = named = true;
       }
     }
     const setup: Command[] = [];
@@ -627,14 +650,26 @@ export class RedisClient extends EventTarget {
       );
     }
     if (this.#db !== 0) setup.push(["SELECT", this.#db]);
-    if (this.#clientName !== undefined) setup.push(["CLIENT", "SETNAME", this.#clientName]);
+    if (!named) setup.push(["CLIENT", "SETNAME", name!]);
     if (setup.length > 0) {
       const replies = await Promise.all(this.#internal(conn, setup));
       for (let i = 0; i < replies.length; i++) {
         const reply = replies[i];
         if (!(reply instanceof RedisReplyError)) continue;
-        const name = String(setup[i][0]);
-        if (name === "AUTH" || isAuthFailure(reply)) throw authError(name, reply);
+        const command = String(setup[i][0]);
+        if (command === "AUTH" || isAuthFailure(reply)) throw authError(command, reply);
+        if (command === "CLIENT") {
+          // The name is a courtesy to operators: a user without `client|setname`
+          // (least privilege) still gets a working connection.
+          if (!this.#setnameWarned) {
+            this.#setnameWarned = true;
+            this.#logger?.warn(
+              `Redis at ${this.#where} refused CLIENT SETNAME (${reply.message}); ` +
+                `continuing without a connection name (set clientName: null to skip it)`,
+            );
+          }
+          continue;
+        }
         throw new RedisConnectionError(
           `Redis connection setup failed: ${
             setup[i].slice(0, 2).join(" ")
