@@ -278,6 +278,24 @@ describe("RespParser: malformed input", () => {
   });
 });
 
+/** Runs `fn` and records the size of every `new Uint8Array(n)` made meanwhile. */
+function meteringAllocations(fn: () => void): { sizes: number[] } {
+  const Real = Uint8Array;
+  const sizes: number[] = [];
+  (globalThis as { Uint8Array: unknown }).Uint8Array = new Proxy(Real, {
+    construct(target, args, newTarget) {
+      if (typeof args[0] === "number") sizes.push(args[0]);
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+  try {
+    fn();
+    return { sizes };
+  } finally {
+    (globalThis as { Uint8Array: unknown }).Uint8Array = Real;
+  }
+}
+
 describe("RespParser: limits", () => {
   test("bulk length over maxBulkLength, checked before allocating", () => {
     assert.throws(() => parseReplies(b("$11\r\n"), { maxBulkLength: 10 }), RedisProtocolError);
@@ -286,6 +304,44 @@ describe("RespParser: limits", () => {
     assert.throws(() => parseReplies(b("$1099511627776\r\n")), /maxBulkLength/);
     assert.throws(() => parseReplies(b("!999999999999999999999\r\n")), /maxBulkLength/);
     assert.throws(() => parseReplies(b("=600000000\r\n")), /maxBulkLength/);
+  });
+
+  test("a declared bulk length is not allocated up front (a 12-byte header, not 512 MiB)", () => {
+    for (const type of ["$", "!", "="]) {
+      const { sizes } = meteringAllocations(() => {
+        const parser = new RespParser(() => {});
+        parser.feed(b(`${type}536870000\r\n`));
+        parser.feed(new Uint8Array(1000).fill(120));
+      });
+      const largest = Math.max(0, ...sizes);
+      assert.ok(largest <= 64 * 1024, `${type}: allocated ${largest} bytes for 1000 received`);
+    }
+  });
+
+  test("a split bulk string grows in proportion to the bytes received", () => {
+    const size = 300_000;
+    const payload = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+    const header = b(`$${size}\r\n`);
+    const out: Reply[] = [];
+    const parser = new RespParser((r) => out.push(r));
+    let received = 0;
+    let allocated = 0;
+    const feed = (chunk: Uint8Array) => {
+      const { sizes } = meteringAllocations(() => parser.feed(chunk));
+      received += chunk.length;
+      allocated += sizes.reduce((n, s) => n + s, 0);
+      // Doubling from 64 KiB: no buffer over twice what arrived, and all of
+      // them together (the old ones are garbage) under four times.
+      const largest = Math.max(0, ...sizes);
+      assert.ok(largest <= Math.max(64 * 1024, 2 * received), `${largest} for ${received}`);
+      assert.ok(allocated <= 4 * (received + 64 * 1024), `${allocated} for ${received}`);
+    };
+    feed(header);
+    for (let i = 0; i < size; i += 997) feed(payload.subarray(i, Math.min(size, i + 997)));
+    feed(b("\r\n"));
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], payload);
+    assert.equal((out[0] as Uint8Array).buffer.byteLength, size, "the reply holds no slack");
   });
 
   test("aggregate length over maxAggregateLength", () => {

@@ -20,6 +20,8 @@ import { decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
 const SCAN_COUNT = "1000";
+/** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
+const MAX_PX = Number.MAX_SAFE_INTEGER;
 
 /**
  * A shared cache tier in Redis (or any RESP server: Valkey, KeyDB, Dragonfly).
@@ -188,10 +190,16 @@ export class RedisBackend extends RemoteCacheBackend {
     return out;
   }
 
+  /**
+   * `SET key value [PX ms]`. PX is always a positive integer Redis accepts: a
+   * TTL past `MAX_PX` (285,000 years) is clamped to it, where `PX 1e+21`
+   * would be refused; a fraction of a millisecond rounds up.
+   */
   #setCommand(key: string, value: unknown, ttlMs: number | undefined): Command {
     const bytes = encodeValue(value);
     if (ttlMs === undefined || ttlMs === Infinity) return ["SET", this.prefix + key, bytes];
-    return ["SET", this.prefix + key, bytes, "PX", Math.max(1, Math.ceil(ttlMs))];
+    const px = ttlMs >= MAX_PX ? MAX_PX : Math.max(1, Math.ceil(ttlMs));
+    return ["SET", this.prefix + key, bytes, "PX", px];
   }
 
   /** One `MGET` of full keys (even for one key: it reads a key of another type as nil, where GET errors). */

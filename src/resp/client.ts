@@ -26,7 +26,7 @@ import {
 import type { Logger } from "../logger.ts";
 import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, type CommandArg, encodeCommands } from "./encoder.ts";
-import { type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
+import { decodeUtf8, type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
 import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
 
 /** Options of {@linkcode RedisClient}. */
@@ -346,8 +346,24 @@ export class RedisClient extends EventTarget {
    * @throws {RedisAuthError} If the server refused the credentials.
    * @throws {RedisProtocolError} If the server sent malformed bytes while the command was in flight.
    * @throws {TypeError} If an argument cannot be encoded.
+   * @throws {InvalidOptionError} For `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`,
+   * their `UNSUBSCRIBE`s and `MONITOR`: they turn the connection into a stream
+   * of messages that answer no command, which a shared, pipelined connection
+   * cannot carry (use a dedicated client for them).
    */
   command(args: Command): Promise<Reply> {
+    const dedicated = Array.isArray(args) ? dedicatedCommand(args[0]) : undefined;
+    if (dedicated !== undefined) {
+      return rejected(
+        new InvalidOptionError(
+          "RedisClient.command",
+          "args",
+          "a command answered by one reply in order (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, " +
+            "their UNSUBSCRIBEs and MONITOR need a dedicated connection)",
+          dedicated,
+        ),
+      );
+    }
     const status = this.#status;
     if (status === "reconnecting") return rejected(this.#downError());
     if (status === "closed") return rejected(new RedisConnectionError("RedisClient is closed"));
@@ -789,6 +805,40 @@ function authError(command: string, reply: RedisReplyError): RedisAuthError {
   return new RedisAuthError(`Redis refused the credentials (${command}): ${reply.message}`, {
     cause: reply,
   });
+}
+
+/**
+ * Commands whose replies are not one per command, in order: push messages
+ * (RESP3) or a message stream (RESP2) follow. On the shared connection they
+ * would hand the next command's reply to the wrong caller.
+ */
+const DEDICATED_COMMANDS = new Set([
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "SUNSUBSCRIBE",
+  "MONITOR",
+]);
+
+/** The upper-cased name if `name` is one of {@linkcode DEDICATED_COMMANDS}; cheap for every other command. */
+function dedicatedCommand(name: CommandArg | undefined): string | undefined {
+  let length: number;
+  let first: number;
+  if (typeof name === "string") {
+    length = name.length;
+    first = name.charCodeAt(0);
+  } else if (name instanceof Uint8Array) {
+    length = name.length;
+    first = name[0];
+  } else return undefined;
+  // MONITOR (7 letters) to PUNSUBSCRIBE (12), starting with M, P, S or U.
+  if (length < 7 || length > 12) return undefined;
+  const c = first | 0x20;
+  if (c !== 0x6d && c !== 0x70 && c !== 0x73 && c !== 0x75) return undefined;
+  const upper = (typeof name === "string" ? name : decodeUtf8(name as Uint8Array)).toUpperCase();
+  return DEDICATED_COMMANDS.has(upper) ? upper : undefined;
 }
 
 function asError(error: unknown): Error {

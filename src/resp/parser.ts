@@ -5,8 +5,9 @@
  * chunks the transport delivers. It never rescans: a header line split across
  * chunks is carried in a small buffer (bounded by `maxLineLength`) and only the
  * new bytes are searched for its end; a bulk string's payload is copied
- * from the chunk when it is all there, or else into one buffer of the
- * declared size that later chunks keep filling. Small payloads (up to
+ * from the chunk when it is all there, or else into a buffer that grows as
+ * the bytes arrive (doubling from 64 KiB, capped at the declared size), so a
+ * header that declares 512 MiB costs nothing until 512 MiB arrive. Small payloads (up to
  * `SMALL_BULK` bytes) that are whole in a chunk are not copied one by one: the
  * first one copies the rest of the chunk once (the "arena") and each is a
  * `subarray` view of it. Allocating a typed array with its own buffer costs
@@ -152,6 +153,8 @@ for (
 const SMALL_BULK = 4096;
 /** Most bytes of a chunk copied into one arena (a bigger chunk gets several). */
 const ARENA_MAX = 64 * 1024;
+/** The first buffer of a bulk payload split across chunks; it doubles as bytes arrive. */
+const BULK_START = 64 * 1024;
 
 // Parser states.
 const S_LINE = 0;
@@ -396,10 +399,19 @@ export class RespParser {
             this.#bulkDone(payload);
             break;
           }
-          // Split payload: fill a buffer of the declared size across chunks.
-          this.#bulk ??= new Uint8Array(this.#bulkLen);
+          // Split payload: fill a buffer across chunks, grown with what
+          // arrived, never with what the header declares.
           const take = avail < need ? avail : need;
-          this.#bulk.set(chunk.subarray(pos, pos + take), this.#bulkFilled);
+          const filled = this.#bulkFilled + take;
+          let buf = this.#bulk;
+          if (buf === undefined || filled > buf.length) {
+            const grown = new Uint8Array(
+              Math.min(this.#bulkLen, Math.max(filled, buf ? buf.length * 2 : BULK_START)),
+            );
+            if (buf) grown.set(buf.subarray(0, this.#bulkFilled));
+            this.#bulk = buf = grown;
+          }
+          buf.set(chunk.subarray(pos, pos + take), this.#bulkFilled);
           this.#bulkFilled += take;
           pos += take;
           if (this.#bulkFilled === this.#bulkLen) this.#state = S_BULK_CR;
