@@ -1,31 +1,36 @@
 /**
- * A scripted, in-memory Redis peer for tests: `FakeRedis.connect` is a
- * {@linkcode Connect} function to inject wherever a transport is accepted
- * (`new RedisClient({ connect: fake.connect })`, `RedisBackend({ transport })`).
+ * A scripted, in-memory Redis server for tests: {@linkcode FakeRedis.connect}
+ * is a `Connect` function to inject wherever a transport is accepted
+ * (`new RedisBackend({ transport: fake.connect })`,
+ * `new RedisClient({ connect: fake.connect })`), so code that uses the cache
+ * is tested without a server.
  *
  * By default it answers like a small Redis (HELLO, AUTH, PING, SELECT, CLIENT,
  * GET/SET/MGET/MSET/DEL/UNLINK/EXISTS/EXPIRE/PEXPIRE/TTL/PTTL/SCAN/KEYS/DBSIZE/
  * FLUSHDB/...) from an in-memory, binary-safe store. Tests take over with
  * `onCommand` (answer, delay, or never answer a command), drive a connection by
- * hand (`send` bytes split anywhere, `reset`, `end`), refuse or hang new
- * connections, and inspect what the client wrote (`writes`, `commands`).
+ * hand (`send` bytes split anywhere, garbage included, `reset`, `end`), refuse
+ * or hang new connections, and inspect what the client wrote (`writes`,
+ * `commands`).
  *
  * Every open connection holds a timer-free keep-alive so Node's test runner
  * does not exit while a client waits on an (unref'd) timeout; `close()`
  * releases everything, and is the teardown to call.
  *
- * @example Default responder
+ * @example A cache over the fake Redis
  * ```ts
+ * import { AsyncCache, RedisBackend } from "@async-cache/cache";
  * import { FakeRedis } from "@async-cache/cache/testing";
- * import { RedisClient } from "../resp/client.ts";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const fake = new FakeRedis();
- * const client = new RedisClient({ connect: fake.connect });
- * await client.command(["SET", "a", "1"]);
- * assert.deepEqual(fake.commands.at(-1), ["SET", "a", "1"]);
- * assert.equal(fake.getString("a"), "1");
- * await client.close();
+ * const redis = new RedisBackend({ transport: fake.connect });
+ * const cache = new AsyncCache<string>({ remoteCache: redis });
+ * assertEquals(await cache.get("user:1", { loader: () => "Ada" }), "Ada");
+ * await cache.flush(); // the L2 write is in the background
+ * assert(fake.commands.some(([name]) => name === "SET"));
+ * await cache.close();
+ * await redis.close();
  * await fake.close();
  * ```
  *
@@ -40,7 +45,19 @@ const dec = new TextDecoder();
 
 // ------------------------------------------------------------ reply builders
 
-/** Raw RESP to send: bytes, or text (encoded as UTF-8). */
+/**
+ * Raw RESP to send: bytes, or text (encoded as UTF-8). It need not be valid.
+ *
+ * @example Text and bytes are the same reply
+ * ```ts
+ * import { resp, type RespBytes } from "@async-cache/cache/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const text: RespBytes = "+OK\r\n";
+ * const bytes: RespBytes = resp.ok;
+ * assertEquals(new TextEncoder().encode(text), bytes);
+ * ```
+ */
 export type RespBytes = Uint8Array | string;
 
 function toBytes(data: RespBytes): Uint8Array {
@@ -63,13 +80,13 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * Builders for RESP replies, each returning bytes ready for
  * {@linkcode FakeConnection.send} or to return from an `onCommand` handler.
  *
- * @example
+ * @example Building a reply
  * ```ts
  * import { resp } from "@async-cache/cache/testing";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const bytes = resp.array([resp.bulk("a"), resp.int(1), resp.nil(2)]);
- * assert.equal(new TextDecoder().decode(bytes), "*3\r\n$1\r\na\r\n:1\r\n$-1\r\n");
+ * assertEquals(new TextDecoder().decode(bytes), "*3\r\n$1\r\na\r\n:1\r\n$-1\r\n");
  * ```
  */
 export const resp = {
@@ -121,10 +138,42 @@ export const resp = {
  * commands are still answered, so a test that skips one answer must send the
  * replies itself (`conn.send`) to keep them in order, or answer nothing at all
  * (`onCommand(() => NO_REPLY)`) to play a stalled server.
+ *
+ * @example A server that stops answering: the client times out
+ * ```ts
+ * import { RedisBackend, RedisTimeoutError } from "@async-cache/cache";
+ * import { FakeRedis, NO_REPLY } from "@async-cache/cache/testing";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const fake = new FakeRedis();
+ * const redis = new RedisBackend({ transport: fake.connect, socketTimeout: "50ms" });
+ * fake.onCommand((args) => (args[0] === "GET" ? NO_REPLY : undefined));
+ * await assertRejects(() => redis.client.command(["GET", "k"]), RedisTimeoutError);
+ * await redis.close();
+ * await fake.close();
+ * ```
  */
 export const NO_REPLY: unique symbol = Symbol("NO_REPLY");
 
-/** A command the client sent, as the fake sees it. */
+/**
+ * A command the client sent, as the fake sees it.
+ *
+ * @example Waiting for a command
+ * ```ts
+ * import { RedisClient } from "@async-cache/cache";
+ * import { FakeRedis } from "@async-cache/cache/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const fake = new FakeRedis();
+ * const client = new RedisClient({ connect: fake.connect });
+ * const seen = fake.waitFor("SET");
+ * await client.command(["SET", "k", "v"]);
+ * const command = await seen;
+ * assertEquals([command.name, command.args], ["SET", ["SET", "k", "v"]]);
+ * await client.close();
+ * await fake.close();
+ * ```
+ */
 export interface FakeCommand {
   /** The command name, upper-cased (`"GET"`). */
   readonly name: string;
@@ -140,16 +189,71 @@ export interface FakeCommand {
  * What a handler answers: bytes or RESP text to send, {@linkcode NO_REPLY} to
  * stay silent, or `undefined` to let the default responder answer. May be a
  * promise (a delayed answer); answers still go out in command order.
+ *
+ * @example A delayed answer
+ * ```ts
+ * import { RedisClient } from "@async-cache/cache";
+ * import { FakeRedis, type FakeReply } from "@async-cache/cache/testing";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const fake = new FakeRedis();
+ * fake.onCommand(async (): Promise<FakeReply> => {
+ *   await new Promise((r) => setTimeout(r, 20));
+ *   return undefined; // then the default responder answers
+ * });
+ * const client = new RedisClient({ connect: fake.connect });
+ * const started = Date.now();
+ * assertEquals(await client.command(["PING"]), "PONG");
+ * assert(Date.now() - started >= 15);
+ * await client.close();
+ * await fake.close();
+ * ```
  */
 export type FakeReply = RespBytes | typeof NO_REPLY | undefined;
 
-/** Decides the answer to one command; see {@linkcode FakeReply}. */
+/**
+ * Decides the answer to one command; see {@linkcode FakeReply}.
+ *
+ * @example An error reply for one key
+ * ```ts
+ * import { RedisClient, RedisReplyError } from "@async-cache/cache";
+ * import { type CommandHandler, FakeRedis, resp } from "@async-cache/cache/testing";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ *
+ * const oom: CommandHandler = (args) =>
+ *   args[0] === "SET" && args[1] === "big" ? resp.error("OOM command not allowed") : undefined;
+ * const fake = new FakeRedis();
+ * const stop = fake.onCommand(oom);
+ * const client = new RedisClient({ connect: fake.connect });
+ * await assertRejects(() => client.command(["SET", "big", "x"]), RedisReplyError, "OOM");
+ * assertEquals(await client.command(["SET", "small", "x"]), "OK");
+ * stop();
+ * await client.close();
+ * await fake.close();
+ * ```
+ */
 export type CommandHandler = (
   args: string[],
   command: FakeCommand,
 ) => FakeReply | Promise<FakeReply>;
 
-/** Options of {@linkcode FakeRedis}. */
+/**
+ * Options of {@linkcode FakeRedis}.
+ *
+ * @example A password, and expiry on a fake clock
+ * ```ts
+ * import { FakeClock, FakeRedis, type FakeRedisOptions } from "@async-cache/cache/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const clock = new FakeClock();
+ * const options: FakeRedisOptions = { password: "s3cret", now: () => clock.now() };
+ * const fake = new FakeRedis(options);
+ * fake.set("k", "v", 1_000);
+ * clock.advance(1_000);
+ * assertEquals(fake.get("k"), undefined);
+ * await fake.close();
+ * ```
+ */
 export interface FakeRedisOptions {
   /** Require this password (`requirepass`, or the ACL user's). */
   password?: string;
@@ -163,7 +267,22 @@ export interface FakeRedisOptions {
   splitReplies?: number;
 }
 
-/** A stored value in the fake's keyspace. */
+/**
+ * A stored value in the fake's keyspace.
+ *
+ * @example Reading the keyspace directly
+ * ```ts
+ * import { FakeRedis, type FakeEntry } from "@async-cache/cache/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const fake = new FakeRedis();
+ * fake.set("k", "v");
+ * const entry: FakeEntry | undefined = fake.database(0).get("k");
+ * assertEquals(entry?.value, new TextEncoder().encode("v"));
+ * assertEquals(entry?.expiresAt, undefined);
+ * await fake.close();
+ * ```
+ */
 export interface FakeEntry {
   /** The value's bytes. */
   value: Uint8Array;
@@ -173,7 +292,30 @@ export interface FakeEntry {
   seq: number;
 }
 
-/** One accepted connection: the server's side of it. */
+/**
+ * One accepted connection: the server's side of it (`fake.current`,
+ * `fake.connections`). Drive it by hand: `send` any bytes, `reset` or `end` it.
+ *
+ * @example A reset while a command waits
+ * ```ts
+ * import { RedisClient } from "@async-cache/cache";
+ * import { FakeRedis, NO_REPLY } from "@async-cache/cache/testing";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const fake = new FakeRedis();
+ * const quiet = { warn() {}, error() {}, debug() {} };
+ * const client = new RedisClient({ connect: fake.connect, logger: quiet });
+ * await client.command(["PING"]);
+ * const stop = fake.onCommand(() => NO_REPLY);
+ * const pending = client.command(["GET", "k"]);
+ * await fake.waitFor("GET");
+ * fake.current!.reset(); // ECONNRESET: the command in flight fails
+ * await assertRejects(() => pending);
+ * stop();
+ * await client.close();
+ * await fake.close();
+ * ```
+ */
 export class FakeConnection {
   /** The options the client connected with. */
   readonly options: ConnectOptions;
@@ -321,18 +463,22 @@ export class FakeConnection {
 /**
  * A fake Redis server reached through {@linkcode FakeRedis.connect}.
  *
- * @example Taking over a command, and failing a connection
+ * @example Scripted failures: an error reply, garbage, a refused connection
  * ```ts
- * import { FakeRedis, NO_REPLY, resp } from "@async-cache/cache/testing";
- * import { RedisClient } from "../resp/client.ts";
- * import { RedisReplyError } from "../errors.ts";
- * import assert from "node:assert/strict";
+ * import { RedisBackend, RedisProtocolError, RedisReplyError } from "@async-cache/cache";
+ * import { FakeRedis, resp } from "@async-cache/cache/testing";
+ * import { assertRejects } from "@std/assert";
  *
  * const fake = new FakeRedis();
- * fake.onCommand((args) => (args[0] === "GET" ? resp.error("ERR nope") : undefined));
- * const client = new RedisClient({ connect: fake.connect });
- * await assert.rejects(client.command(["GET", "k"]), RedisReplyError);
- * await client.close();
+ * const quiet = { warn() {}, error() {}, debug() {} };
+ * const redis = new RedisBackend({ transport: fake.connect, logger: quiet });
+ * const stop = fake.onCommand((args) => (args[0] === "GET" ? resp.error("ERR nope") : undefined));
+ * await assertRejects(() => redis.client.command(["GET", "k"]), RedisReplyError);
+ * stop();
+ * fake.onCommand(() => "?not RESP\r\n"); // garbage: the client drops the connection
+ * fake.refuse(); // and cannot reconnect
+ * await assertRejects(() => redis.client.command(["PING"]), RedisProtocolError);
+ * await redis.close();
  * await fake.close();
  * ```
  */
