@@ -292,6 +292,15 @@ export interface FakeEntry {
   seq: number;
 }
 
+/** What a connection asks of its server; kept off FakeRedis's public API. */
+interface ServerSide {
+  released(): void;
+  received(command: FakeCommand): void;
+  answer(command: FakeCommand): Promise<FakeReply>;
+}
+
+const serverSides = new WeakMap<FakeRedis, ServerSide>();
+
 /**
  * One accepted connection: the server's side of it (`fake.current`,
  * `fake.connections`). Drive it by hand: `send` any bytes, `reset` or `end` it.
@@ -339,6 +348,7 @@ export class FakeConnection {
   readonly id: number;
 
   readonly #server: FakeRedis;
+  readonly #side: ServerSide;
   readonly #handlers: TransportHandlers;
   readonly #parser: RespParser;
   #chain: Promise<void> = Promise.resolve();
@@ -355,6 +365,7 @@ export class FakeConnection {
    */
   constructor(server: FakeRedis, id: number, options: ConnectOptions, handlers: TransportHandlers) {
     this.#server = server;
+    this.#side = serverSides.get(server)!;
     this.id = id;
     this.options = options;
     this.#handlers = handlers;
@@ -385,7 +396,7 @@ export class FakeConnection {
       if (!this.closed) {
         this.closed = true;
         this.closedByClient = true;
-        this.#server._released(this);
+        this.#side.released();
         queueMicrotask(() => this.#handlers.onClose());
       }
       return Promise.resolve();
@@ -402,11 +413,11 @@ export class FakeConnection {
 
   #dispatch(args: string[], raw: Uint8Array[]): void {
     const command: FakeCommand = { name: (args[0] ?? "").toUpperCase(), args, raw, conn: this };
-    this.#server._received(command);
+    this.#side.received(command);
     this.#chain = this.#chain.then(async () => {
       let answer: FakeReply;
       try {
-        answer = await this.#server._answer(command);
+        answer = await this.#side.answer(command);
       } catch (error) {
         answer = resp.error(`ERR fake handler threw: ${(error as Error)?.message}`);
       }
@@ -447,7 +458,7 @@ export class FakeConnection {
   reset(error: Error = new Error("ECONNRESET: connection reset by peer")): void {
     if (this.closed) return;
     this.closed = true;
-    this.#server._released(this);
+    this.#side.released();
     this.#handlers.onClose(error);
   }
 
@@ -455,7 +466,7 @@ export class FakeConnection {
   end(): void {
     if (this.closed) return;
     this.closed = true;
-    this.#server._released(this);
+    this.#side.released();
     this.#handlers.onClose();
   }
 }
@@ -519,6 +530,11 @@ export class FakeRedis {
     this.hello = options.hello ?? true;
     this.#now = options.now ?? Date.now;
     this.splitReplies = options.splitReplies;
+    serverSides.set(this, {
+      released: () => this.#unhold(),
+      received: (command) => this.#received(command),
+      answer: (command) => this.#answer(command),
+    });
   }
 
   /** The {@linkcode Connect} function to inject. */
@@ -707,13 +723,8 @@ export class FakeRedis {
     for (const h of hung) h.reject(new Error("connect abandoned by the fake server"));
   }
 
-  /** @internal A connection closed. */
-  _released(_conn: FakeConnection): void {
-    this.#unhold();
-  }
-
-  /** @internal A command arrived. */
-  _received(command: FakeCommand): void {
+  /** A command arrived: wake whoever waits for it. */
+  #received(command: FakeCommand): void {
     const waiters = this.#waiters;
     for (let i = 0; i < waiters.length; i++) {
       if (waiters[i].match(command)) {
@@ -723,8 +734,8 @@ export class FakeRedis {
     }
   }
 
-  /** @internal Decides the answer: handlers first, then the default responder. */
-  async _answer(command: FakeCommand): Promise<FakeReply> {
+  /** Decides the answer: handlers first, then the default responder. */
+  async #answer(command: FakeCommand): Promise<FakeReply> {
     for (const handler of this.#handlers) {
       const answer = await handler(command.args, command);
       if (answer !== undefined) return answer;
