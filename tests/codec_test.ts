@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeValue, isEnvelope } from "../src/codec/decode.ts";
 import { encodeValue } from "../src/codec/encode.ts";
-import { MAX_DEPTH } from "../src/codec/format.ts";
+import { MAX_BIGINT_BYTES, MAX_DEPTH } from "../src/codec/format.ts";
 import { SerializationError } from "../src/errors.ts";
 
 const HEADER = [0xac, 0xca, 0x01];
@@ -581,6 +581,61 @@ describe("encoding errors", () => {
   test("after an error the next encoding is clean", () => {
     throwsSerialization(() => encodeValue({ a: "x".repeat(100), b: [1, 2, () => 3] }));
     assert.equal(hex(encodeValue(5)), "ac ca 01 04 05");
+  });
+});
+
+describe("BigInt size bound (issue 9 item 10)", () => {
+  /** An envelope holding a positive BigInt whose magnitude is `len` bytes (first byte non-zero). */
+  function bigEnvelope(len: number): Uint8Array {
+    const varint: number[] = [];
+    for (let n = len;; n = Math.floor(n / 128)) {
+      if (n < 128) {
+        varint.push(n);
+        break;
+      }
+      varint.push((n % 128) | 0x80);
+    }
+    const out = new Uint8Array(HEADER.length + 1 + varint.length + len).fill(0xa5);
+    out.set([...HEADER, 0x09, ...varint]);
+    return out;
+  }
+
+  test(`a BigInt of MAX_BIGINT_BYTES (${MAX_BIGINT_BYTES}) round-trips without blocking the loop`, () => {
+    const n = (1n << BigInt(MAX_BIGINT_BYTES * 8 - 1)) + 987654321n;
+    let start = performance.now();
+    const encoded = encodeValue(n);
+    const encodeMs = performance.now() - start;
+    start = performance.now();
+    assert.equal(decodeValue(encoded), n);
+    const decodeMs = performance.now() - start;
+    assert.equal(decodeValue(encodeValue(-n)), -n);
+    // Linear-time paths take a few ms here; generous bounds for a loaded machine.
+    assert.ok(encodeMs < 250 && decodeMs < 250, `encode ${encodeMs} ms, decode ${decodeMs} ms`);
+  });
+
+  test("an 8 MiB BigInt entry is refused with SerializationError, quickly", () => {
+    const hostile = bigEnvelope(8 * 1024 * 1024);
+    const start = performance.now();
+    assert.throws(
+      () => decodeValue(hostile),
+      (e: unknown) => e instanceof SerializationError && /BigInt/.test(e.message),
+    );
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < 50, `took ${elapsed} ms`);
+    assert.throws(() => decodeValue(bigEnvelope(MAX_BIGINT_BYTES + 1)), SerializationError);
+    assert.equal(typeof decodeValue(bigEnvelope(MAX_BIGINT_BYTES)), "bigint");
+  });
+
+  test("encoding a BigInt over the bound throws SerializationError at set time", () => {
+    const tooBig = 1n << BigInt(MAX_BIGINT_BYTES * 8);
+    assert.throws(
+      () => encodeValue({ n: tooBig }),
+      (e: unknown) =>
+        e instanceof SerializationError && /BigInt/.test(e.message) && /\$\.n/.test(e.message),
+    );
+    assert.throws(() => encodeValue(-tooBig), SerializationError);
+    // The shared buffer is clean afterwards.
+    assert.equal(decodeValue(encodeValue(5n)), 5n);
   });
 });
 

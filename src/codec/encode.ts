@@ -7,9 +7,11 @@ import { SerializationError } from "../errors.ts";
 import {
   errorMessage,
   HEADER_SIZE,
+  HEX_VALUE,
   KEEP_BUFFER_BYTES,
   MAGIC0,
   MAGIC1,
+  MAX_BIGINT_BYTES,
   MAX_DEPTH,
   MAX_SAFE,
   scratch,
@@ -321,13 +323,20 @@ function writeBigInt(w: Writer, v: bigint): void {
   if (hex === "0") hex = "";
   if (hex.length & 1) hex = "0" + hex;
   const len = hex.length >> 1;
+  if (len > MAX_BIGINT_BYTES) {
+    throw new EncodeFailure(
+      `a BigInt of ${len} bytes (more than MAX_BIGINT_BYTES, ${MAX_BIGINT_BYTES})`,
+    );
+  }
   w.ensure(1);
   w.buf[w.pos++] = negative ? T_NEGBIGINT : T_BIGINT;
   writeVarint(w, len);
   w.ensure(len);
   const buf = w.buf;
   let p = w.pos;
-  for (let i = 0; i < hex.length; i += 2) buf[p++] = parseInt(hex.slice(i, i + 2), 16);
+  for (let i = 0; i < hex.length; i += 2) {
+    buf[p++] = (HEX_VALUE[hex.charCodeAt(i)] << 4) | HEX_VALUE[hex.charCodeAt(i + 1)];
+  }
   w.pos = p;
 }
 

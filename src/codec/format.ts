@@ -18,8 +18,8 @@
  * | `0x06` | any other number        | IEEE 754 float64, big-endian (NaN is `7FF8...00`)    |
  * | `0x07` | string                  | varint byte length, UTF-8                            |
  * | `0x08` | string with a lone surrogate | varint UTF-16 unit count, units little-endian  |
- * | `0x09` | BigInt >= 0             | varint length, magnitude big-endian, no leading 0    |
- * | `0x0A` | BigInt < 0              | varint length, magnitude big-endian, no leading 0    |
+ * | `0x09` | BigInt >= 0             | varint length, magnitude big-endian, no leading 0 (1) |
+ * | `0x0A` | BigInt < 0              | varint length, magnitude big-endian, no leading 0 (1) |
  * | `0x0B` | Date                    | float64 time value, big-endian (NaN = invalid Date)  |
  * | `0x0C` | Array                   | varint length, then each element                     |
  * | `0x0D` | plain object            | varint count, then (string key, value) pairs         |
@@ -27,6 +27,8 @@
  * | `0x0F` | Map                     | varint count, then (key, value) pairs                |
  * | `0x10` | Set                     | varint count, then each element                      |
  * | `0x11` | Uint8Array              | varint byte length, raw bytes                        |
+ *
+ * (1) At most {@linkcode MAX_BIGINT_BYTES} bytes of magnitude.
  *
  * Object keys are encoded as string values (tag `0x07` or `0x08`). Nesting is
  * limited to {@linkcode MAX_DEPTH} containers on both sides.
@@ -55,6 +57,23 @@
  * ```
  */
 export const MAX_DEPTH = 1000;
+
+/**
+ * The largest BigInt magnitude, in bytes (1 MiB: about 2.5 million decimal
+ * digits), that {@linkcode encodeValue} writes and {@linkcode decodeValue}
+ * reads. Past it both throw `SerializationError`, so a hostile or corrupt
+ * entry cannot hold the event loop (converting 8 MiB took ~0.5 s).
+ *
+ * @example A BigInt past the bound is refused at encode time
+ * ```ts
+ * import { encodeValue, SerializationError } from "@async-cache/cache";
+ * import { MAX_BIGINT_BYTES } from "./format.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * assertThrows(() => encodeValue(1n << BigInt(MAX_BIGINT_BYTES * 8)), SerializationError, "BigInt");
+ * ```
+ */
+export const MAX_BIGINT_BYTES = 1 << 20;
 
 export const MAGIC0 = 0xac;
 export const MAGIC1 = 0xca;
@@ -99,6 +118,15 @@ export const typedArrayTag = Object.getOwnPropertyDescriptor(
 )!.get!;
 export const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, "0"));
+/** `HEX_CODES[2 * b]` and `HEX_CODES[2 * b + 1]`: the two ASCII hex digits of byte `b`. */
+export const HEX_CODES: Uint8Array = new Uint8Array(512);
+/** The value of an ASCII hex digit (`0-9a-f`) by char code. */
+export const HEX_VALUE: Uint8Array = new Uint8Array(128);
+for (let i = 0; i < 256; i++) {
+  HEX_CODES[2 * i] = HEX[i].charCodeAt(0);
+  HEX_CODES[2 * i + 1] = HEX[i].charCodeAt(1);
+}
+for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
 
 /** An error's message, even for a thrown value whose `toString` throws. */
 export function errorMessage(error: unknown): string {
