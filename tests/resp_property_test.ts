@@ -264,14 +264,6 @@ const corrupted = fc.tuple(
 
 const hostile = fc.oneof(fc.uint8Array({ maxLength: 200 }), respish, corrupted);
 
-/**
- * Limits for the runs on hostile bytes. The defaults allow a 512 MiB bulk
- * string, and the parser allocates a split bulk string's declared size up
- * front: with them, one run of `$536870912\r\nab` costs half a gigabyte.
- * Allocation is bounded by its own properties below.
- */
-const FUZZ_LIMITS: ParserLimits = { maxBulkLength: 64 * 1024 };
-
 const smallLimits: fc.Arbitrary<Required<ParserLimits>> = fc.record({
   maxBulkLength: fc.integer({ min: 1, max: 64 }),
   maxAggregateLength: fc.integer({ min: 1, max: 8 }),
@@ -338,7 +330,7 @@ describe("RESP parser on hostile bytes", () => {
     fc.assert(
       fc.property(hostile, cuts, (bytes, how) => {
         const out: Reply[] = [];
-        const parser = new RespParser((r) => out.push(r), FUZZ_LIMITS);
+        const parser = new RespParser((r) => out.push(r));
         let failure: unknown;
         for (const piece of pieces(bytes, how)) {
           try {
@@ -364,7 +356,7 @@ describe("RESP parser on hostile bytes", () => {
     fc.assert(
       fc.property(hostile, (bytes) => {
         try {
-          parseReplies(bytes, FUZZ_LIMITS);
+          parseReplies(bytes);
         } catch (error) {
           assert.ok(error instanceof RedisProtocolError, `got ${String(error)}`);
         }
@@ -427,6 +419,45 @@ describe("RESP parser on hostile bytes", () => {
   });
 });
 
+describe("RESP parser allocation", () => {
+  const BULK_START = 64 * 1024;
+  test("a declared bulk length costs nothing until the bytes arrive (default limits)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("$", "!", "="),
+        fc.integer({ min: 1, max: 512 * 1024 * 1024 }),
+        fc.integer({ min: 0, max: 300_000 }),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 8 }),
+        (type, declared, wanted, chunkSizes) => {
+          const received = Math.min(wanted, declared);
+          const header = enc.encode(`${type}${declared}\r\n`);
+          const parser = new RespParser(() => {});
+          const body = new Uint8Array(received).fill(0x61);
+          let fed = 0;
+          const { sizes } = meteringAllocations(() => {
+            parser.feed(header);
+            fed = header.length;
+            for (let at = 0, i = 0; at < body.length; i++) {
+              const piece = body.subarray(at, at + chunkSizes[i % chunkSizes.length]);
+              parser.feed(piece);
+              at += piece.length;
+              fed += piece.length;
+            }
+          });
+          const largest = Math.max(0, ...sizes);
+          const total = sizes.reduce((a, b) => a + b, 0);
+          assert.ok(
+            largest <= BULK_START + 2 * fed,
+            `fed ${fed} bytes, one allocation of ${largest}`,
+          );
+          assert.ok(total <= 2 * BULK_START + 4 * fed, `fed ${fed} bytes, allocated ${total}`);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 // ------------------------------------------------------------ the client
 
 const SOCKET_TIMEOUT_MS = 80;
@@ -475,7 +506,6 @@ describe("RedisClient over the fake transport, random reply bytes", () => {
           connect: fake.connect,
           socketTimeoutMs: SOCKET_TIMEOUT_MS,
           connectTimeoutMs: 1000,
-          parserLimits: FUZZ_LIMITS,
         });
         try {
           await client.connect();
@@ -513,7 +543,6 @@ describe("RedisClient over the fake transport, random reply bytes", () => {
           connect: fake.connect,
           socketTimeoutMs: SOCKET_TIMEOUT_MS,
           connectTimeoutMs: SOCKET_TIMEOUT_MS,
-          parserLimits: FUZZ_LIMITS,
         });
         try {
           const started = performance.now();
