@@ -70,6 +70,8 @@ interface Proc {
 
 const procs: Proc[] = [];
 let redis: RedisServer | undefined;
+/** The Redis kill or restart in progress, if any. */
+let redisOp: Promise<unknown> = Promise.resolve();
 
 /** Starts a process with stdout and stderr going to a log file. */
 async function start(
@@ -79,6 +81,7 @@ async function start(
   env: Record<string, string> = {},
   stdoutTo?: { text: string },
 ): Promise<Proc> {
+  if (cleaning) throw new Error("stopping: no new process");
   const log = `${LOGS}/${name}.log`;
   const file = await Deno.open(log, { write: true, create: true, truncate: true });
   const child = new Deno.Command(cmd, {
@@ -134,6 +137,8 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.all(procs.map((p) => stop(p).catch(() => {})));
+    // A kill or restart under way (Ctrl-C mid-run) finishes first (bounded), then stop.
+    await redisOp.catch(() => {});
     await redis?.stop().catch(() => {});
   })();
   return cleaning;
@@ -398,11 +403,13 @@ try {
   })();
 
   await sleep(killAt - Date.now());
-  await redis.kill();
+  if (cleaning) throw new Error("stopped before the Redis kill");
+  await (redisOp = redis.kill());
   const killedAt = Date.now();
   console.log(`t=${((killedAt - startAt) / 1000).toFixed(1)} s: redis-server SIGKILLed`);
   await sleep(restartAt - Date.now());
-  await redis.restart();
+  if (cleaning) throw new Error("stopped before the Redis restart");
+  await (redisOp = redis.restart());
   const readyAt = Date.now();
   console.log(
     `t=${((readyAt - startAt) / 1000).toFixed(1)} s: redis-server restarted, ` +
@@ -489,7 +496,8 @@ try {
   }
   console.log(
     failed
-      ? "\nFAILED: some requests were not answered with 2xx (logs in " + LOGS + ")"
+      ? "\nFAILED: a request failed or was not answered 2xx, or an instance died (logs in " +
+        LOGS + ")"
       : "\nok: every request answered 2xx while Redis was killed and restarted",
   );
 } catch (error) {
