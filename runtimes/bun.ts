@@ -5,7 +5,9 @@
  * tick leaves in one `socket.write` (small batches are coalesced into a reused
  * scratch buffer). Bun's `write` may take only part of a buffer when the
  * kernel's is full: the rest is kept, later writes queue behind it, and the
- * queue resumes on `drain`.
+ * queue resumes on `drain`. `close()` ends the socket once the queue is out,
+ * or terminates it after `timeoutMs` if the peer stopped reading; `destroy()`
+ * terminates it at once.
  *
  * @module
  */
@@ -94,6 +96,7 @@ export const connectBun: Connect = (
     let blocked = false; // the kernel buffer is full; wait for drain
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
     const fail = (error: Error) => {
       if (settled) return;
@@ -137,8 +140,17 @@ export const connectBun: Connect = (
         if (state === OPEN) {
           state = CLOSING;
           if (queue.length === 0) sock!.end(); // else flush() ends once the queue is out
+          // A peer that stopped reading (or never sends its FIN) gets timeoutMs.
+          graceTimer = setTimeout(() => sock!.terminate(), opts.timeoutMs);
+          (graceTimer as { unref?: () => void }).unref?.();
         }
         return closed;
+      },
+      destroy(): void {
+        if (state === CLOSED) return;
+        state = CLOSING; // asked for: onClose reports no error
+        queue.clear();
+        sock!.terminate();
       },
     };
 
@@ -189,6 +201,7 @@ export const connectBun: Connect = (
           if (state === CLOSED) return;
           const clean = state === CLOSING;
           state = CLOSED;
+          clearTimeout(graceTimer);
           queue.clear();
           if (!connected) {
             fail(new Error(`Cannot connect to ${where}: ${error?.message ?? "connection closed"}`));

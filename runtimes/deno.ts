@@ -4,7 +4,10 @@
  * One read loop fills a reused 64 KiB buffer. Writes are queued and sent by a
  * single write loop, started on a microtask, so `write()` stays synchronous,
  * order is kept, and everything written in one tick leaves in one syscall
- * (small batches are coalesced into a reused scratch buffer).
+ * (small batches are coalesced into a reused scratch buffer). `close()` lets
+ * the write loop finish, or gives up after `timeoutMs` if the peer stopped
+ * reading; `destroy()` closes the connection at once (pending writes fail
+ * and are dropped).
  *
  * @module
  */
@@ -36,6 +39,7 @@ interface DenoLike {
     },
   ): Promise<DenoConn>;
   startTls(conn: DenoConn, opts: { hostname?: string; caCerts?: string[] }): Promise<DenoConn>;
+  unrefTimer?(id: number): void;
 }
 
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -114,10 +118,16 @@ export const connectDeno: Connect = async (
   } finally {
     clearTimeout(timer);
   }
-  return denoTransport(conn, handlers, where);
+  return denoTransport(conn, handlers, where, opts.timeoutMs, deno);
 };
 
-function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: string): Transport {
+function denoTransport(
+  conn: DenoConn,
+  handlers: TransportHandlers,
+  where: string,
+  graceMs: number,
+  deno: DenoLike,
+): Transport {
   const OPEN = 0, CLOSING = 1, CLOSED = 2;
   let state = OPEN;
   let failure: Error | undefined;
@@ -125,6 +135,7 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
   let writing = false;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   const shutdown = () => {
     try {
@@ -163,6 +174,7 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
     }
     const clean = state === CLOSING;
     state = CLOSED;
+    clearTimeout(graceTimer);
     queue.clear();
     shutdown();
     handlers.onClose(clean ? undefined : failure);
@@ -182,9 +194,23 @@ function denoTransport(conn: DenoConn, handlers: TransportHandlers, where: strin
     close(): Promise<void> {
       if (state === OPEN) {
         state = CLOSING;
-        if (!writing) shutdown(); // else the write loop flushes, then shuts down
+        if (!writing) shutdown();
+        else {
+          // The write loop flushes, then shuts down; a peer that stopped reading gets graceMs.
+          graceTimer = setTimeout(() => {
+            queue.clear();
+            shutdown();
+          }, graceMs);
+          deno.unrefTimer?.(graceTimer as unknown as number);
+        }
       }
       return closed;
+    },
+    destroy(): void {
+      if (state === CLOSED) return;
+      state = CLOSING; // asked for: onClose reports no error
+      queue.clear();
+      shutdown(); // a pending write or read fails, and both loops end
     },
   };
 }

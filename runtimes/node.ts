@@ -3,7 +3,9 @@
  * and Bun through their Node compatibility layers.
  *
  * Writes issued in the same tick are corked and leave in one `writev`; Nagle
- * is off, so a lone command is not held back.
+ * is off, so a lone command is not held back. `close()` ends the socket and
+ * destroys it once flushed, or after `timeoutMs` if the peer stops reading;
+ * `destroy()` destroys it at once.
  *
  * @module
  */
@@ -55,6 +57,7 @@ export const connectNode: Connect = (
     let failure: Error | undefined;
     let closedPromise: Promise<void> | undefined;
     let resolveClosed: () => void = () => {};
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
     const timer = setTimeout(() => {
       fail(new Error(`Cannot connect to ${where}: timed out after ${opts.timeoutMs} ms`));
@@ -89,10 +92,18 @@ export const connectNode: Connect = (
         if (!closing && !closed) {
           closing = true;
           if (corked) uncork();
-          // Flush what is queued, then drop the socket without waiting for the peer's FIN.
+          // Flush what is queued, then drop the socket without waiting for the
+          // peer's FIN; a peer that stopped reading gets `timeoutMs`.
           socket.end(() => socket.destroy());
+          graceTimer = setTimeout(() => socket.destroy(), opts.timeoutMs);
+          graceTimer.unref?.();
         }
         return closedPromise;
+      },
+      destroy(): void {
+        if (closed) return;
+        closing = true; // asked for: onClose reports no error
+        socket.destroy();
       },
     };
 
@@ -111,6 +122,7 @@ export const connectNode: Connect = (
     });
     socket.on("close", () => {
       closed = true;
+      clearTimeout(graceTimer);
       if (!connected) {
         fail(new Error(`Cannot connect to ${where}: connection closed`));
         return;

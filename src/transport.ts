@@ -38,19 +38,48 @@ export interface TransportHandlers {
 /**
  * A connected byte stream.
  *
+ * Two ways to end it: `close()` is graceful (what is queued is sent first)
+ * but bounded, and `destroy()` is immediate. The client destroys a connection
+ * it no longer trusts (a reply timeout, a protocol error): a server that
+ * stopped reading must not keep a socket, its buffers and the process alive.
+ *
  * @example A transport that discards what it is given
  * ```ts
  * import type { Transport } from "@async-cache/cache";
- * const sink: Transport = { write() {}, close: () => Promise.resolve() };
+ * import { assertEquals } from "@std/assert";
+ *
+ * let open = true;
+ * const sink: Transport = {
+ *   write() {},
+ *   close: () => Promise.resolve(void (open = false)),
+ *   destroy: () => void (open = false),
+ * };
  * sink.write(new Uint8Array([1]));
  * await sink.close();
+ * assertEquals(open, false);
  * ```
  */
 export interface Transport {
   /** Queues bytes for sending. Never throws, even once the stream is closed. */
   write(bytes: Uint8Array): void;
-  /** Closes the stream; `onClose` follows. Safe to call more than once. */
+  /**
+   * Ends the stream gracefully: queued bytes are sent, then the connection
+   * closes and `onClose` follows (without an error). Bounded: if the peer has
+   * not taken the queued bytes within `timeoutMs` (of the {@linkcode ConnectOptions}),
+   * the stream is destroyed. Safe to call more than once, and after `destroy()`.
+   */
   close(): Promise<void>;
+  /**
+   * Drops the stream now: queued bytes are discarded and the socket is
+   * released without waiting for the peer; `onClose` follows (without an
+   * error). Never throws; safe to call more than once, and after `close()`.
+   *
+   * Every transport of this package has it. It is optional so that a
+   * transport written before it existed still type-checks: without it the
+   * client can only `close()` a connection it gave up on, and a peer that
+   * stopped reading then keeps that socket open.
+   */
+  destroy?(): void;
 }
 
 /**

@@ -413,6 +413,7 @@ describe("RedisClient: failures", () => {
       }
       assert.ok(elapsed >= 35 && elapsed < 1000, `elapsed ${elapsed}`);
       assert.ok(first.closed && first.closedByClient);
+      assert.ok(first.destroyedByClient, "a timed-out connection is destroyed, not drained");
       off();
       await nextEvent(client, "ready");
       assert.equal(await client.command(["PING"]), "PONG");
@@ -482,6 +483,7 @@ describe("RedisClient: failures", () => {
         assert.ok((r as PromiseRejectedResult).reason instanceof RedisProtocolError);
       }
       assert.ok(fake.connections[0].closedByClient);
+      assert.ok(fake.connections[0].destroyedByClient, "destroyed after a protocol error");
       assert.equal(logs.warn.length, 1);
       off();
       await nextEvent(client, "ready");
@@ -631,6 +633,7 @@ describe("RedisClient: close", () => {
       await assert.rejects(p, RedisConnectionError);
       await closing;
       assert.ok(fake.connections[0].closedByClient);
+      assert.ok(!fake.connections[0].destroyedByClient, "close() is graceful");
       await assert.rejects(client.command(["PING"]), RedisConnectionError);
       await assert.rejects(client.connect(), RedisConnectionError);
       await sleep(20);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Connect, Transport } from "../src/transport.ts";
 import { connectNode } from "../runtimes/node.ts";
+import { RedisClient } from "../src/resp/client.ts";
 import { defaultConnect, runtimeName } from "../runtimes/mod.ts";
 import {
   freePort,
@@ -313,6 +314,77 @@ for (const [name, connect] of transports) {
       assert.equal(peer.length, 0);
     });
 
+    /** Connects to `server`, freezes it, and writes `mib` MiB it will never read. */
+    async function stuck(server: RedisServer, peer: Peer, timeoutMs = 5000): Promise<Transport> {
+      const t = await connect({ host: server.host, port: server.port, timeoutMs }, peer);
+      t.write(PING);
+      await peer.waitFor(7);
+      server.pause();
+      const value = new Uint8Array(4 * 1024 * 1024).fill(0x62);
+      for (let i = 0; i < 8; i++) {
+        t.write(command("SET", `transport:stuck:${i}`, value));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      return t;
+    }
+
+    /** Resolves with the close error, or rejects after `ms`. */
+    async function closedWithin(peer: Peer, ms: number): Promise<Error | undefined> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        return await Promise.race([
+          peer.closed,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+
+    test("destroy() drops the socket at once, with 32 MiB a frozen server never reads", async () => {
+      const own = await startRedisServer();
+      try {
+        const peer = new Peer();
+        const t = await stuck(own, peer);
+        const started = Date.now();
+        assert.equal(typeof t.destroy, "function");
+        t.destroy!();
+        t.destroy!(); // idempotent
+        assert.equal(await closedWithin(peer, 2_000), undefined, "a destroy asked for is clean");
+        assert.ok(Date.now() - started < 2_000);
+        t.write(PING); // after destroy: must not throw
+        await t.close(); // resolves: already closed
+        assert.equal(peer.closes.length, 1);
+      } finally {
+        own.resume();
+        await own.stop();
+      }
+    });
+
+    test("close() on a frozen server that never reads is bounded by timeoutMs", async () => {
+      const own = await startRedisServer();
+      try {
+        const peer = new Peer();
+        const t = await stuck(own, peer, 300);
+        const started = Date.now();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const outcome = await Promise.race([
+          t.close().then(() => "closed"),
+          new Promise((r) => (timer = setTimeout(() => r("hung"), 5_000))),
+        ]);
+        clearTimeout(timer);
+        assert.equal(outcome, "closed", "close() must not wait for a peer that never reads");
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed >= 200 && elapsed < 3_000, `closed after ${elapsed} ms`);
+        assert.deepEqual(peer.closes, [undefined]);
+      } finally {
+        own.resume();
+        await own.stop();
+      }
+    });
+
     test("writes queued before close() are flushed", async () => {
       const peer = new Peer();
       const t = await connect(tcp(), peer);
@@ -328,3 +400,47 @@ for (const [name, connect] of transports) {
     });
   });
 }
+
+describe("RedisClient over the runtime transport: a hung server", {
+  skip: available ? false : SKIP_MESSAGE,
+}, () => {
+  test("a reply timeout destroys the socket: it is released, not left draining", async () => {
+    const own = await startRedisServer();
+    let transportClosed!: (error: Error | undefined) => void;
+    const closed = new Promise<Error | undefined>((r) => (transportClosed = r));
+    let opened = 0;
+    const watched: Connect = (opts, handlers) => {
+      opened++;
+      return defaultConnect(opts, {
+        onData: handlers.onData,
+        onClose: (error) => {
+          if (opened === 1) transportClosed(error);
+          handlers.onClose(error);
+        },
+      });
+    };
+    const client = new RedisClient({
+      connect: watched,
+      port: own.port,
+      socketTimeoutMs: 300,
+      backoff: () => 60_000,
+    });
+    try {
+      await client.command(["PING"]);
+      own.pause();
+      const big = new Uint8Array(32 * 1024 * 1024).fill(0x63);
+      await assert.rejects(client.command(["SET", "hung", big]), { name: "RedisTimeoutError" });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        closed.then(() => "released"),
+        new Promise((r) => (timer = setTimeout(() => r("leaked"), 2_000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, "released", "the timed-out socket is still open");
+    } finally {
+      own.resume();
+      await client.close();
+      await own.stop();
+    }
+  });
+});

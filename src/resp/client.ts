@@ -159,6 +159,14 @@ function closeQuietly(transport: Transport): Promise<void> {
   }
 }
 
+/** Drops a transport at once (a transport written before `destroy` existed is closed instead). */
+function destroyQuietly(transport: Transport): void {
+  try {
+    if (typeof transport.destroy === "function") transport.destroy();
+    else void closeQuietly(transport);
+  } catch { /* already gone */ }
+}
+
 /**
  * One Redis connection with pipelining and automatic reconnection.
  *
@@ -169,9 +177,9 @@ function closeQuietly(transport: Transport): Promise<void> {
  *   to RESP2, `AUTH` and `CLIENT SETNAME` when the server does not speak RESP3;
  *   then `SELECT` when `db` is not 0. A permission error (`NOPERM`) is never
  *   taken for refused credentials: on a command it fails that command only.
- * - A reply later than `socketTimeoutMs` kills the connection: every command
- *   in flight rejects with {@linkcode RedisTimeoutError}, then the client
- *   reconnects with backoff. While disconnected, commands fail fast with
+ * - A reply later than `socketTimeoutMs` kills the connection (its transport
+ *   is destroyed, not drained): every command in flight rejects with
+ *   {@linkcode RedisTimeoutError}, then the client reconnects with backoff. While disconnected, commands fail fast with
  *   {@linkcode RedisConnectionError} ({@linkcode RedisAuthError} if the
  *   credentials were refused).
  * - Events (`connect`, `ready`, `reconnecting`, `error`, `close`) are
@@ -409,19 +417,20 @@ export class RedisClient extends EventTarget {
   async #closeConn(conn: Conn | undefined): Promise<void> {
     if (!conn) return;
     // A transport drains its queued writes before closing; a server that stopped
-    // reading (paused) would make that wait forever, so it is bounded too.
-    // While the attempt is still opening, wait (bounded) so that a transport
-    // that opens late is closed before close() resolves.
+    // reading (paused) would make that wait forever, so past the bound the
+    // transport is destroyed. While the attempt is still opening, wait (bounded)
+    // so that a transport that opens late is dropped before close() resolves.
     const bound = Math.min(this.#connectTimeoutMs, this.#socketTimeoutMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      conn.transport ? closeQuietly(conn.transport) : conn.opened,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, bound);
+    const finished = await Promise.race([
+      (conn.transport ? closeQuietly(conn.transport) : conn.opened).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), bound);
         unref(timer);
       }),
     ]);
     clearTimeout(timer);
+    if (!finished && conn.transport) destroyQuietly(conn.transport);
   }
 
   // ---------------------------------------------------------------- writing
@@ -611,7 +620,7 @@ export class RedisClient extends EventTarget {
     }
     conn.opened = opening.then(
       (transport) => {
-        if (this.#conn !== conn) return closeQuietly(transport);
+        if (this.#conn !== conn) return destroyQuietly(transport);
         conn.transport = transport;
         this.dispatchEvent(new RedisClientEvent("connect"));
         return this.#handshake(conn).then(
@@ -722,7 +731,10 @@ export class RedisClient extends EventTarget {
     this.#conn = undefined;
     const wasReady = this.#status === "ready";
     this.#clearTimers();
-    if (conn.transport) void closeQuietly(conn.transport);
+    // Destroyed, not drained: after a timeout or a protocol error the peer is
+    // not trusted to read what is queued, and waiting on it would keep the
+    // socket (and the process) alive.
+    if (conn.transport) destroyQuietly(conn.transport);
     // Commands in flight get the cause itself; commands not yet written were
     // waiting for this connection: they get the cause when it never became
     // ready, and a connection error when it was lost under them.

@@ -342,8 +342,10 @@ export class FakeConnection {
   name: string | undefined;
   /** True once closed by either side. */
   closed = false;
-  /** True if the client closed it. */
+  /** True if the client closed it (gracefully, or with `destroy()`). */
   closedByClient = false;
+  /** True if the client destroyed it (as after a reply timeout or a protocol error). */
+  destroyedByClient = false;
   /** The connection's id (1, 2, ...). */
   readonly id: number;
 
@@ -400,6 +402,11 @@ export class FakeConnection {
         queueMicrotask(() => this.#handlers.onClose());
       }
       return Promise.resolve();
+    },
+    destroy: (): void => {
+      if (this.closed) return;
+      this.destroyedByClient = true;
+      void this.transport.close();
     },
   };
 
