@@ -342,6 +342,25 @@ describe("RedisClient: handshake", () => {
     }
   });
 
+  test("Redis 5 with requirepass (NOAUTH to HELLO ... AUTH): falls back, not an auth error", async () => {
+    const { fake, client, done } = setup(
+      { password: "pw", clientName: "old" },
+      { password: "pw", hello: false },
+    );
+    // Redis < 6 answers every command before AUTH with NOAUTH, HELLO included.
+    fake.onCommand((args) =>
+      args[0] === "HELLO" ? resp.error("NOAUTH Authentication required.") : undefined
+    );
+    try {
+      assert.equal(await client.command(["PING"]), "PONG");
+      assert.equal(client.protocol, 2);
+      assert.deepEqual(fake.commands.map((c) => c[0]), ["HELLO", "AUTH", "CLIENT", "PING"]);
+      assert.equal(fake.current!.name, "old");
+    } finally {
+      await done();
+    }
+  });
+
   test("RESP2 without a password sends no AUTH", async () => {
     const { fake, client, done } = setup({}, { hello: false });
     try {
