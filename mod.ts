@@ -24,6 +24,7 @@ export {
   type CacheMetrics,
   type GetOptions,
   type SetOptions,
+  type WarmupOptions,
 } from "./src/cache/async_cache.ts";
 export {
   AsyncLRU,

@@ -118,18 +118,17 @@ if (url === undefined) {
 } else {
   type User = { id: number; name: string };
   const quiet = { warn() {}, error() {} };
-  const pod = () =>
-    new AsyncCache<User>({
+  // Each pod owns its connection; it closes it after its cache (the ownership rule).
+  const pod = () => {
+    const redis = new RedisBackend({ url, prefix: "demo:", socketTimeout: "500ms", logger: quiet });
+    const cache = new AsyncCache<User>({
       maxsize: 1000,
       defaultTtl: "300s",
-      remoteCache: new RedisBackend({
-        url,
-        prefix: "demo:",
-        socketTimeout: "500ms",
-        logger: quiet,
-      }),
+      remoteCache: redis,
       logger: quiet,
     });
+    return Object.assign(cache, { redis });
+  };
   const podA = pod();
   const podB = pod();
   await podA.clear(); // start from an empty demo prefix
@@ -172,6 +171,8 @@ if (url === undefined) {
 
   console.log("pod B metrics:", podB.getMetrics());
   await podA.close();
+  await podA.redis.close();
   await podB.close();
+  await podB.redis.close();
   await server?.stop();
 }

@@ -32,3 +32,13 @@ export function resolveLogger(what: string, logger: Logger | undefined): Logger 
   }
   return resolved;
 }
+
+/**
+ * A `logger` option that may be left out (a backend then reports through the
+ * cache it serves), validated.
+ *
+ * @throws {InvalidOptionError} When it is given but lacks `warn()` or `error()`.
+ */
+export function checkLogger(what: string, logger: Logger | undefined): Logger | undefined {
+  return logger === undefined ? undefined : resolveLogger(what, logger);
+}

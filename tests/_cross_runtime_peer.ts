@@ -8,9 +8,8 @@ import { AsyncCache, RedisBackend } from "../mod.ts";
 import { runtimeName } from "../runtimes/mod.ts";
 
 const [port, readKey, writeKey] = process.argv.slice(-3);
-const cache = new AsyncCache<unknown>({
-  remoteCache: new RedisBackend({ host: "127.0.0.1", port: Number(port), prefix: "xrt:" }),
-});
+const redis = new RedisBackend({ host: "127.0.0.1", port: Number(port), prefix: "xrt:" });
+const cache = new AsyncCache<unknown>({ remoteCache: redis });
 const value = await cache.get(readKey);
 if (value === undefined) {
   console.error(`peer (${runtimeName}): ${readKey} not found`);
@@ -18,4 +17,5 @@ if (value === undefined) {
 }
 await cache.set(writeKey, value);
 await cache.close();
+await redis.close();
 console.log(runtimeName);

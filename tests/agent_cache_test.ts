@@ -340,7 +340,7 @@ describe("AgentCache: errors are named", () => {
     ["ttl on a mutating tool", () => AgentCache({ invalidates: ["r"], ttl: 1 }), /ttl/],
     ["empty invalidates", () => AgentCache({ invalidates: [] }), /invalidates/],
     ["anonymous tool", () => AgentCache({ resource: "r", ttl: 1 })(async () => 1), /name/],
-    ["bad maxsize", () => AgentCache({ resource: "r", ttl: 1, maxsize: 0 }), /maxsize/],
+    ["bad maxsize", () => AgentCache({ resource: "r", ttl: 1, maxsize: -1 }), /maxsize/],
   ];
   for (const [name, make, message] of cases) {
     test(name, () => assert.throws(make, { name: "InvalidOptionError", message }));

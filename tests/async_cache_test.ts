@@ -328,7 +328,6 @@ describe("AsyncCache: options and lifecycle", () => {
   test("bad options throw InvalidOptionError naming the option", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ maxsize: -1 }, "maxsize"],
-      [{ maxsize: 0 }, "maxsize"],
       [{ maxsize: 1.5 }, "maxsize"],
       [{ defaultTtl: "5 parsecs" }, "defaultTtl"],
       [{ batchWindowMs: -1 }, "batchWindowMs"],

@@ -70,9 +70,12 @@ describe("RedisBackend: AUTH, ACL users, db, TLS", { skip }, () => {
       assert.equal(await cache.get("k", { loader: () => "loaded" }), "loaded");
       await cache.flush();
       assert.ok(cache.getMetrics().l2Errors >= 1);
-      assert.ok(cacheLog.warnings.some((w) => /NOPERM/.test(w)), cacheLog.warnings.join("\n"));
+      // A refused command is not an outage: logged as an error, the breaker stays closed.
+      assert.ok(cacheLog.errors.some((w) => /NOPERM/.test(w)), cacheLog.errors.join("\n"));
+      assert.equal(cache.getMetrics().breaker, "closed");
     } finally {
       await cache.close();
+      await bob.close();
     }
   });
 
@@ -89,6 +92,7 @@ describe("RedisBackend: AUTH, ACL users, db, TLS", { skip }, () => {
     const cache = new AsyncCache<string>({ remoteCache: wrong, logger: new RecordingLogger() });
     for (let i = 0; i < 5; i++) assert.equal(await cache.get(`k${i}`, { loader: () => "v" }), "v");
     await cache.close();
+    await wrong.close();
     const authLines = log.errors.filter((m) => /WRONGPASS|auth/i.test(m));
     assert.equal(authLines.length, 1, authLines.join("\n"));
   });
@@ -119,6 +123,7 @@ describe("RedisBackend: AUTH, ACL users, db, TLS", { skip }, () => {
     assert.equal(await cache.get("k", { loader: () => "v" }), "v");
     assert.ok(cache.getMetrics().l2Errors >= 1);
     await cache.close();
+    await untrusted.close();
   });
 
   test("decorators share results through Redis, namespaced by function name", async () => {
@@ -129,8 +134,9 @@ describe("RedisBackend: AUTH, ACL users, db, TLS", { skip }, () => {
       calls++;
       return `product ${id}`;
     }
-    const podA = AsyncTTL({ timeToLive: "60s", remoteCache: backend() })(productName);
-    const podB = AsyncTTL({ timeToLive: "60s", remoteCache: backend() })(productName);
+    const [redisA, redisB] = [backend(), backend()];
+    const podA = AsyncTTL({ timeToLive: "60s", remoteCache: redisA })(productName);
+    const podB = AsyncTTL({ timeToLive: "60s", remoteCache: redisB })(productName);
     try {
       assert.equal(await podA(7), "product 7");
       await podA.cache.flush();
@@ -142,6 +148,8 @@ describe("RedisBackend: AUTH, ACL users, db, TLS", { skip }, () => {
     } finally {
       await podA.cache.close();
       await podB.cache.close();
+      await redisA.close();
+      await redisB.close();
     }
   });
 });

@@ -37,7 +37,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
       port: server.port,
       logger: new RecordingLogger(),
     });
-    return { cache, cacheLog, redisLog, probe };
+    return { cache, backend, cacheLog, redisLog, probe };
   };
 
   /** Gets `n` keys (more than L1 holds, so L2 and loaders keep being used), timing each. */
@@ -65,7 +65,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
   }
 
   test("killed, then restarted on the same port", async () => {
-    const { cache, cacheLog, probe } = setup();
+    const { cache, backend, cacheLog, probe } = setup();
     try {
       await round(cache, "before");
       assert.ok(await l2InUse(cache, probe));
@@ -86,12 +86,13 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
       assert.ok(cacheLog.warnings.some((w) => w.includes("reachable again")));
     } finally {
       await cache.close();
+      await backend.close();
       await probe.close();
     }
   });
 
   test("paused (SIGSTOP): calls cost at most socketTimeout, then nothing once the breaker opens", async () => {
-    const { cache, probe } = setup();
+    const { cache, backend, probe } = setup();
     try {
       await round(cache, "before");
       server.pause();
@@ -113,12 +114,13 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
       }, 10_000);
     } finally {
       await cache.close();
+      await backend.close();
       await probe.close();
     }
   });
 
   test("close() while Redis is paused with megabytes unsent returns in bounded time", async () => {
-    const { cache, probe } = setup();
+    const { cache, backend, probe } = setup();
     await round(cache, "before");
     server.pause();
     try {
@@ -126,6 +128,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
       await cache.set("big", big);
       const started = Date.now();
       await cache.close();
+      await backend.close();
       assert.ok(Date.now() - started < 5_000, `close() took ${Date.now() - started} ms`);
     } finally {
       server.resume();
@@ -135,7 +138,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
 
   test("Redis down from the start: the cache still serves", async () => {
     await server.kill();
-    const { cache, probe } = setup();
+    const { cache, backend, probe } = setup();
     try {
       await round(cache, "never up");
       await sleep(10);
@@ -143,6 +146,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
       assert.equal(cache.getMetrics().loads >= 80, true);
     } finally {
       await cache.close();
+      await backend.close();
       await probe.close();
       await server.restart();
     }

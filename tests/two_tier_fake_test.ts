@@ -27,6 +27,7 @@ function setup(options: { socketTimeout?: number; password?: string; clock?: Fak
   });
   const teardown = async () => {
     await cache.close();
+    await backend.close();
     await fake.close();
   };
   return { fake, backend, cache, redisLog, cacheLog, teardown };
@@ -141,13 +142,11 @@ describe("two tiers over a scripted Redis", () => {
       assert.equal(await cache.get("k", { loader: () => "fresh" }), "fresh");
       assert.ok(redisLog.warnings.some((w) => w.includes("not a valid async-cache entry")));
       await cache.flush();
-      assert.equal(
-        await new AsyncCache<string>({
-          remoteCache: new RedisBackend({ transport: fake.connect, logger: redisLog }),
-        }).get("k"),
-        "fresh",
-        "the loaded value replaced the corrupt entry",
-      );
+      const other = new RedisBackend({ transport: fake.connect, logger: redisLog });
+      const reader = new AsyncCache<string>({ remoteCache: other });
+      assert.equal(await reader.get("k"), "fresh", "the loaded value replaced the corrupt entry");
+      await reader.close();
+      await other.close();
     } finally {
       await teardown();
     }
@@ -176,12 +175,13 @@ describe("two tiers over a scripted Redis", () => {
       assert.ok(fake.connectAttempts < 20, `reconnect loop: ${fake.connectAttempts} attempts`);
     } finally {
       await cache.close();
+      await backend.close();
       await fake.close();
     }
   });
 
-  test("close() flushes pending writes, then closes the connection", async () => {
-    const { fake, cache } = setup();
+  test("close() flushes pending writes; the backend's owner closes the connection", async () => {
+    const { fake, cache, backend } = setup();
     let release!: () => void;
     const gate = new Promise<void>((r) => release = r);
     fake.onCommand(async (args) => {
@@ -193,6 +193,8 @@ describe("two tiers over a scripted Redis", () => {
     setTimeout(release, 20);
     await closing;
     assert.equal(fake.getString("ac:k") !== undefined, true);
+    assert.ok(fake.connections.some((c) => !c.closed), "the cache left the backend open");
+    await backend.close();
     assert.ok(fake.connections.every((c) => c.closed));
     await fake.close();
   });

@@ -66,10 +66,12 @@ export async function run(lib, port) {
   const run = Date.now().toString(36);
 
   // Ours.
+  const backends = [];
   const oursOpts = () => ({
     maxsize: L1,
     defaultTtl: TTL,
-    remoteCache: new RedisBackend({ port, prefix: `bench-ac-${run}:` }),
+    remoteCache:
+      backends[backends.push(new RedisBackend({ port, prefix: `bench-ac-${run}:` })) - 1],
   });
   const oursWriter = new AsyncCache(oursOpts());
   const ours = new AsyncCache(oursOpts());
@@ -118,6 +120,7 @@ export async function run(lib, port) {
   }));
   await ours.close();
   await oursWriter.close();
+  for (const backend of backends) await backend.close();
   await bentoWriter.disconnect();
   await bentoReader.disconnect();
   await hand.close();

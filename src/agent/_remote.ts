@@ -7,20 +7,19 @@
  *
  * @module
  */
+import type { Logger } from "../logger.ts";
 import { RemoteCacheBackend, type RemoteEntry } from "../remote/remote_backend.ts";
 
 /** A backend that can delete by key prefix (`RedisBackend` can). */
-export interface PrefixDeletable extends RemoteCacheBackend {
-  deleteByPrefix(subPrefix: string): Promise<number>;
-}
+export type PrefixDeletable = RemoteCacheBackend;
 
 /** See the module doc. */
 export class AgentRemote extends RemoteCacheBackend {
-  readonly #backend: PrefixDeletable;
+  readonly #backend: RemoteCacheBackend;
   readonly #ttlMs: number;
   readonly #namespace: string;
 
-  constructor(backend: PrefixDeletable, ttlMs: number, namespace: string) {
+  constructor(backend: RemoteCacheBackend, ttlMs: number, namespace: string) {
     super();
     this.#backend = backend;
     this.#ttlMs = ttlMs;
@@ -39,13 +38,25 @@ export class AgentRemote extends RemoteCacheBackend {
   async clear(): Promise<void> {
     await this.#backend.deleteByPrefix(this.#namespace);
   }
+  override deleteByPrefix(prefix: string): Promise<number> {
+    return this.#backend.deleteByPrefix(prefix);
+  }
+  override checkValue(value: unknown): void {
+    this.#backend.checkValue(value);
+  }
+  override adoptLogger(logger: Logger): void {
+    this.#backend.adoptLogger(logger);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
   override getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#backend.getMany(keys);
   }
-  override getManyWithTtl(keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
-    return this.#backend.getManyWithTtl(keys);
+  override getManyWithTtl(
+    keys: readonly string[],
+    logger?: Logger,
+  ): Promise<(RemoteEntry | undefined)[]> {
+    return this.#backend.getManyWithTtl(keys, logger);
   }
 }

@@ -15,9 +15,18 @@
  * resource is registered here). Another process's L1 copy lives at most
  * `localTtl` (default 1 s when a `remoteCache` is set) before it reads L2 again.
  *
+ * A tool is identified by its resource and name: creating the same tool
+ * again (e.g. once per request) shares the first one's cache instead of
+ * adding another, so the registry holds one entry per distinct tool. A
+ * second tool of the same resource and name with other options or other
+ * code is an `InvalidOptionError` asking for a distinct `name`.
+ *
  * @module
  */
-import { AsyncCache, type CacheMetrics, dropLocalByPrefix } from "../cache/async_cache.ts";
+import { AsyncCache, cacheInternals, type CacheMetrics } from "../cache/async_cache.ts";
+import { Counters } from "../cache/_metrics.ts";
+import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
+import { resolveCacheOptions } from "../cache/_options.ts";
 import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "../cache/keys.ts";
 import type { Clock } from "../time.ts";
@@ -103,7 +112,7 @@ export interface AgentTool<A extends unknown[], R> {
   getMetrics(): CacheMetrics;
   /** Waits for this tool's background L2 writes. */
   flush(): Promise<void>;
-  /** Unregisters the tool and closes its cache (not the shared `remoteCache`). */
+  /** Releases the tool; the last copy of a tool closes its cache (never the shared `remoteCache`). */
   close(): Promise<void>;
 }
 
@@ -123,9 +132,18 @@ const WHAT = "AgentCache";
 const NAMESPACE = "agent";
 const DEFAULT_LOCAL_TTL = 1000;
 
+/** One distinct tool of a resource: its cache, shared by every copy of the tool. */
+interface ToolRecord {
+  cache: AsyncCache<unknown>;
+  remote: PrefixDeletable | undefined;
+  /** What two copies of one tool must agree on: options and code. */
+  fingerprint: string;
+  /** Live copies (wrappers not yet closed). */
+  copies: number;
+}
+
 interface ResourceRecord {
-  caches: Set<AsyncCache<unknown>>;
-  backends: Map<PrefixDeletable, number>;
+  tools: Map<string, ToolRecord>;
   invalidations: number;
 }
 
@@ -134,7 +152,7 @@ const registry = new Map<string, ResourceRecord>();
 function record(resource: string): ResourceRecord {
   let rec = registry.get(resource);
   if (rec === undefined) {
-    rec = { caches: new Set(), backends: new Map(), invalidations: 0 };
+    rec = { tools: new Map(), invalidations: 0 };
     registry.set(resource, rec);
   }
   return rec;
@@ -220,8 +238,11 @@ async function dropPrefix(
 ): Promise<void> {
   const rec = record(resource);
   rec.invalidations++;
-  for (const cache of rec.caches) dropLocalByPrefix(cache, prefix);
-  const backends = new Set(rec.backends.keys());
+  const backends = new Set<PrefixDeletable>();
+  for (const tool of rec.tools.values()) {
+    cacheInternals(tool.cache).dropByPrefix(prefix);
+    if (tool.remote !== undefined) backends.add(tool.remote);
+  }
   if (extra !== undefined) backends.add(extra);
   await Promise.all([...backends].map((b) => b.deleteByPrefix(`${NAMESPACE}:${prefix}`)));
 }
@@ -291,8 +312,8 @@ export function getResourceMetrics(resource: string): ResourceMetrics {
   let hits = 0;
   let misses = 0;
   let size = 0;
-  for (const cache of rec?.caches ?? []) {
-    const m = cache.getMetrics();
+  for (const tool of rec?.tools.values() ?? []) {
+    const m = tool.cache.getMetrics();
     hits += m.hits;
     misses += m.misses;
     size += m.size;
@@ -304,7 +325,7 @@ export function getResourceMetrics(resource: string): ResourceMetrics {
     hitRate: total === 0 ? 0 : hits / total,
     size,
     invalidations: rec?.invalidations ?? 0,
-    tools: rec?.caches.size ?? 0,
+    tools: rec?.tools.size ?? 0,
   };
 }
 
@@ -327,8 +348,6 @@ export function listResourceMetrics(): Record<string, ResourceMetrics> {
   for (const resource of registry.keys()) out[resource] = getResourceMetrics(resource);
   return out;
 }
-
-let idle: AsyncCache<unknown> | undefined;
 
 /**
  * Wraps an agent tool: a read-only one is cached per `resource` and `scope`;
@@ -408,26 +427,6 @@ export function AgentCache(options: AgentCacheOptions): AgentToolWrapper {
     : cachedTool(options, remote);
 }
 
-// deno-lint-ignore no-explicit-any
-type Fn = (this: any, ...args: any[]) => any;
-
-function decorator(
-  make: (fn: Fn, name: string) => AgentTool<unknown[], unknown>,
-): AgentToolWrapper {
-  return function decorate(target: Fn, context?: ClassMethodDecoratorContext): unknown {
-    if (typeof target !== "function") {
-      throw new InvalidOptionError(WHAT, "target", "a function or a class method", target);
-    }
-    if (context === undefined) return make(target, target.name);
-    if (context.kind !== "method") {
-      throw new TypeError(
-        `${WHAT} decorates functions and class methods: received a ${context.kind}`,
-      );
-    }
-    return make(target, String(context.name));
-  } as AgentToolWrapper;
-}
-
 function toolName(options: AgentCacheOptions, name: string): string {
   const tool = options.name ?? name;
   if (tool === "") {
@@ -469,22 +468,42 @@ function cachedTool(
     localTtl = Math.min(ttl, parseDuration(options.localTtl, WHAT, "localTtl"));
   } else if (remote !== undefined) localTtl = Math.min(ttl, DEFAULT_LOCAL_TTL);
   const maxsize = options.maxsize ?? 1024;
+  resolveCacheOptions(WHAT, { maxsize, logger: options.logger, clock: options.clock });
   const base = quote(resource) + ":";
+  const scopeKind = typeof scope === "function" ? `fn:${scope}` : scope;
 
-  const make = (fn: Fn, name: string): AgentTool<unknown[], unknown> => {
-    const tool = toolName(options, name);
+  const make = (fn: Fn, site: Site) => {
+    const tool = toolName(options, site.name);
     const where = `AgentCache tool "${tool}" (resource "${resource}")`;
-    const cache = new AsyncCache<unknown>({
-      maxsize,
-      defaultTtl: localTtl,
-      remoteCache: remote && new AgentRemote(remote, ttl, NAMESPACE),
-      namespace: NAMESPACE,
-      logger: options.logger,
-      clock: options.clock,
-    });
     const rec = record(resource);
-    rec.caches.add(cache);
-    if (remote !== undefined) rec.backends.set(remote, (rec.backends.get(remote) ?? 0) + 1);
+    const fingerprint = JSON.stringify([scopeKind, ttl, localTtl, maxsize, String(fn)]);
+    let shared = rec.tools.get(tool);
+    if (shared !== undefined && (shared.fingerprint !== fingerprint || shared.remote !== remote)) {
+      throw new InvalidOptionError(
+        WHAT,
+        "name",
+        `unique per resource: resource "${resource}" already has a tool "${tool}" with other options or code; give this one a distinct name`,
+        tool,
+      );
+    }
+    if (shared === undefined) {
+      shared = {
+        cache: new AsyncCache<unknown>({
+          maxsize,
+          defaultTtl: localTtl,
+          remoteCache: remote && new AgentRemote(remote, ttl, NAMESPACE),
+          namespace: NAMESPACE,
+          logger: options.logger,
+          clock: options.clock,
+        }),
+        remote,
+        fingerprint,
+        copies: 0,
+      };
+      rec.tools.set(tool, shared);
+    }
+    shared.copies++;
+    const { cache } = shared;
     const toolPart = ":" + quote(tool) + ":";
     const wrapped = function (this: unknown, ...args: unknown[]): Promise<unknown> {
       let key: string;
@@ -496,7 +515,8 @@ function cachedTool(
       return cache.get(key, { loader: () => fn.apply(this, args) });
     };
     let closed = false;
-    return Object.defineProperties(wrapped, {
+    const record_ = shared;
+    Object.defineProperties(wrapped, {
       name: { value: tool },
       toolName: { value: tool },
       getMetrics: { value: () => cache.getMetrics() },
@@ -505,22 +525,15 @@ function cachedTool(
         value: async () => {
           if (closed) return;
           closed = true;
-          rec.caches.delete(cache);
-          if (remote !== undefined) {
-            const n = rec.backends.get(remote)! - 1;
-            if (n === 0) rec.backends.delete(remote);
-            else rec.backends.set(remote, n);
-          }
+          if (--record_.copies > 0) return;
+          if (rec.tools.get(tool) === record_) rec.tools.delete(tool);
           await cache.close();
         },
       },
-    }) as unknown as AgentTool<unknown[], unknown>;
+    });
+    return { fn: wrapped };
   };
-  if (options.name !== undefined || remote === undefined) {
-    // Validate the cache options now, so a bad one fails where it is written.
-    new AsyncCache({ maxsize, clock: options.clock, logger: options.logger });
-  }
-  return decorator(make);
+  return memoizer(WHAT, make) as AgentToolWrapper;
 }
 
 function mutatingTool(
@@ -549,8 +562,8 @@ function mutatingTool(
     return { resource, scope };
   });
 
-  const make = (fn: Fn, name: string): AgentTool<unknown[], unknown> => {
-    const tool = toolName(options, name);
+  const make = (fn: Fn, site: Site) => {
+    const tool = toolName(options, site.name);
     const where = `AgentCache mutating tool "${tool}"`;
     const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
       // Resolved first: a missing context fails before the mutation, not after it.
@@ -573,13 +586,19 @@ function mutatingTool(
       }
       return result;
     };
-    return Object.defineProperties(wrapped, {
+    Object.defineProperties(wrapped, {
       name: { value: tool },
       toolName: { value: tool },
-      getMetrics: { value: () => (idle ??= new AsyncCache({ maxsize: 1 })).getMetrics() },
+      getMetrics: { value: () => NO_METRICS() },
       flush: { value: () => Promise.resolve() },
       close: { value: () => Promise.resolve() },
-    }) as unknown as AgentTool<unknown[], unknown>;
+    });
+    return { fn: wrapped };
   };
-  return decorator(make);
+  return memoizer(WHAT, make) as AgentToolWrapper;
+}
+
+/** The metrics of a tool that caches nothing: all zero. */
+function NO_METRICS(): CacheMetrics {
+  return new Counters().snapshot({ size: 0, evictions: 0, expirations: 0 }, undefined, "none");
 }

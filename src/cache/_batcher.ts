@@ -1,19 +1,23 @@
 /**
  * DataLoader-style batching: keys requested within `windowMs` with the same
  * `batchLoader` function are collected and loaded by one call (flushed early
- * when `maxSize` keys are waiting). The batch itself is run by the cache
- * (`run`), which looks the keys up in L2 first and loads only the misses.
+ * when `maxSize` distinct keys are waiting). A key requested twice in one
+ * window (e.g. again after a `delete` made the first request stale) takes
+ * one slot: the loader never sees a key twice. The batch itself is run by
+ * the cache (`run`), which looks the keys up in L2 first and loads only the
+ * misses; whatever `run` throws or rejects with settles every waiter still
+ * waiting, so no caller is ever left hanging.
  *
  * @module
  */
 
-/** One key waiting in a batch. */
-export interface BatchItem {
-  /** The key as the caller passed it (what the batchLoader receives). */
-  original: string | number;
-  /** The normalised string key. */
-  key: string;
-  /** The cache's bookkeeping for this key's load (opaque here). */
+/** A user-supplied batch loader. */
+// deno-lint-ignore no-explicit-any
+export type AnyBatchLoader = (keys: any[]) => unknown;
+
+/** One caller waiting for a key of a batch. */
+export interface BatchWaiter {
+  /** The cache's bookkeeping for this caller's load (opaque here). */
   flight: unknown;
   /** TTL for the loaded value, in ms. */
   ttl: number | undefined;
@@ -21,12 +25,19 @@ export interface BatchItem {
   reject(error: unknown): void;
 }
 
-/** A user-supplied batch loader. */
-// deno-lint-ignore no-explicit-any
-export type AnyBatchLoader = (keys: any[]) => unknown;
+/** One distinct key of a batch and everyone waiting for it. */
+export interface BatchSlot {
+  /** The key as the first caller passed it (what the batchLoader receives). */
+  original: string | number;
+  /** The normalised string key. */
+  key: string;
+  /** True when every waiter already missed in L2 (no second lookup needed). */
+  looked: boolean;
+  waiters: BatchWaiter[];
+}
 
 interface Pending {
-  items: BatchItem[];
+  slots: Map<string, BatchSlot>;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -34,13 +45,13 @@ interface Pending {
 export class Batcher {
   readonly #windowMs: number;
   readonly #maxSize: number;
-  readonly #run: (loader: AnyBatchLoader, items: BatchItem[]) => void;
+  readonly #run: (loader: AnyBatchLoader, slots: BatchSlot[]) => Promise<void>;
   readonly #pending = new Map<AnyBatchLoader, Pending>();
 
   constructor(
     windowMs: number,
     maxSize: number,
-    run: (loader: AnyBatchLoader, items: BatchItem[]) => void,
+    run: (loader: AnyBatchLoader, slots: BatchSlot[]) => Promise<void>,
   ) {
     this.#windowMs = windowMs;
     this.#maxSize = maxSize;
@@ -48,17 +59,31 @@ export class Batcher {
   }
 
   /** Queues a key for `loader`; the returned promise settles with its value. */
-  add(loader: AnyBatchLoader, request: Omit<BatchItem, "resolve" | "reject">): Promise<unknown> {
+  add(
+    loader: AnyBatchLoader,
+    original: string | number,
+    key: string,
+    looked: boolean,
+    flight: unknown,
+    ttl: number | undefined,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let batch = this.#pending.get(loader);
       if (batch === undefined) {
-        batch = { items: [], timer: undefined };
+        batch = { slots: new Map(), timer: undefined };
         this.#pending.set(loader, batch);
         // Not unref'd: a caller is awaiting this batch, and the window is short.
         batch.timer = setTimeout(() => this.#flush(loader), this.#windowMs);
       }
-      batch.items.push({ ...request, resolve, reject });
-      if (batch.items.length >= this.#maxSize) this.#flush(loader);
+      const waiter: BatchWaiter = { flight, ttl, resolve, reject };
+      const slot = batch.slots.get(key);
+      if (slot !== undefined) {
+        slot.waiters.push(waiter);
+        slot.looked &&= looked;
+        return;
+      }
+      batch.slots.set(key, { original, key, looked, waiters: [waiter] });
+      if (batch.slots.size >= this.#maxSize) this.#flush(loader);
     });
   }
 
@@ -72,20 +97,40 @@ export class Batcher {
     if (batch === undefined) return;
     this.#pending.delete(loader);
     clearTimeout(batch.timer);
-    this.#run(loader, batch.items);
+    const slots = [...batch.slots.values()];
+    let running: Promise<void>;
+    try {
+      running = this.#run(loader, slots);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    // Settling a settled promise is a no-op: this reaches only the forgotten.
+    running.catch((error) => {
+      for (const slot of slots) rejectSlot(slot, error);
+    });
   }
+}
+
+/** Resolves every waiter of a slot. */
+export function resolveSlot(slot: BatchSlot, value: unknown): void {
+  for (const waiter of slot.waiters) waiter.resolve(value);
+}
+
+/** Rejects every waiter of a slot. */
+export function rejectSlot(slot: BatchSlot, error: unknown): void {
+  for (const waiter of slot.waiters) waiter.reject(error);
 }
 
 /**
  * Reads a batchLoader's result for one key: a `Map` (by original or string
  * key), a plain object (by string key), or an array in key order.
  */
-export function pickResult(result: unknown, item: BatchItem, index: number): unknown {
+export function pickResult(result: unknown, slot: BatchSlot, index: number): unknown {
   if (result instanceof Map) {
-    return result.has(item.original) ? result.get(item.original) : result.get(item.key);
+    return result.has(slot.original) ? result.get(slot.original) : result.get(slot.key);
   }
   if (Array.isArray(result)) return result[index];
-  return Object.hasOwn(result as object, item.key)
-    ? (result as Record<string, unknown>)[item.key]
+  return Object.hasOwn(result as object, slot.key)
+    ? (result as Record<string, unknown>)[slot.key]
     : undefined;
 }

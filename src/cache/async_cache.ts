@@ -3,31 +3,46 @@
  * is an optional shared `RemoteCacheBackend` (Redis by default).
  *
  * Hot path: an L1 hit is one `Map` lookup and two typed-array writes in
- * `LruStore.get`, then `Promise.resolve(value)`: no closure, no options
- * object read beyond `loader`, no clock read unless TTLs are in use.
- * Everything else (single-flight, L2, loaders, batching) lives on the miss
- * path in `#miss`.
+ * `LruStore.get`, then `Promise.resolve(value)`: no closure, no clock read
+ * unless TTLs are in use. Everything else lives on the miss path, in
+ * modules of one concern each: load tracking (`_flights.ts`), batching
+ * (`_batcher.ts`), the L2 tier and its fill (`../remote/_remote_tier.ts`),
+ * the disk snapshot (`_backup_link.ts`), counters (`_metrics.ts`),
+ * lifecycle (`_lifecycle.ts`) and option checks (`_options.ts`).
  *
  * @module
  */
 import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
-import { type Logger, resolveLogger } from "../logger.ts";
+import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
-import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
-import { RemoteTier } from "../remote/_remote_tier.ts";
-import { type AnyBatchLoader, Batcher, type BatchItem, pickResult } from "./_batcher.ts";
-import { type Duration, parseDuration, parseOptionalDuration } from "../time.ts";
+import { l1TtlFor, RemoteTier } from "../remote/_remote_tier.ts";
+import { type Clock, type Duration, parseDuration } from "../time.ts";
+import { BackupLink } from "./_backup_link.ts";
+import {
+  type AnyBatchLoader,
+  Batcher,
+  type BatchSlot,
+  pickResult,
+  rejectSlot,
+  resolveSlot,
+} from "./_batcher.ts";
+import { type Flight, Flights, type Loader } from "./_flights.ts";
+import { Lifecycle } from "./_lifecycle.ts";
+import { type CacheMetrics, Counters } from "./_metrics.ts";
+import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
+import { type CacheConfig, checkGetOptions, resolveCacheOptions } from "./_options.ts";
 import { normalizeKey } from "./keys.ts";
-import { checkMaxsize, LruStore } from "./lru_store.ts";
-import type { Clock } from "../time.ts";
+import { LruStore } from "./lru_store.ts";
+
+export type { CacheMetrics } from "./_metrics.ts";
 
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;
 
 /** Options for {@linkcode AsyncCache}. */
 export interface AsyncCacheOptions {
-  /** Most entries kept in L1 (least recently used evicted first). Default 128; `Infinity` for unbounded. */
+  /** Most entries kept in L1 (least recently used evicted first). Default 128; `0` stores nothing; `Infinity` for unbounded. */
   maxsize?: number;
   /** TTL of an entry when `set`/`get` give none: ms, or `"300s"`-style. Default: no expiry. */
   defaultTtl?: Duration;
@@ -35,11 +50,15 @@ export interface AsyncCacheOptions {
   batchWindowMs?: number;
   /** Most keys in one `batchLoader` call; a full batch runs at once. Default 100. */
   maxBatchSize?: number;
-  /** The shared L2 tier, e.g. a `RedisBackend`. Default: none (L1 only). */
+  /** The shared L2 tier, e.g. a `RedisBackend`. The cache never closes it: its creator does. Default: none (L1 only). */
   remoteCache?: RemoteCacheBackend;
-  /** Prefix (plus `:`) for this cache's keys in the L2 tier, so several caches can share one backend. Default: none. */
+  /**
+   * This cache's part of the L2 tier: its keys are stored as `namespace:key`,
+   * and `clear()` removes only them. Default: none (`clear()` then clears
+   * the whole backend).
+   */
   namespace?: string;
-  /** Where background failures are reported. Default `console`. */
+  /** Where background failures are reported (also a backend's, when it has no logger of its own). Default `console`. */
   logger?: Logger;
   /** Time source for TTLs (for tests). Default `Date`-based. */
   clock?: Clock;
@@ -59,7 +78,8 @@ export interface GetOptions<V> {
    * Loads many keys in one call (DataLoader-style): gets within `batchWindowMs`
    * that pass the same function are grouped. Return a `Map`, a plain object
    * keyed by the string key, or an array in key order. A key missing from the
-   * result resolves `undefined` and is not cached.
+   * result resolves `undefined` and is not cached; an `Error` as a key's
+   * value rejects that key's callers and is not cached.
    */
   // deno-lint-ignore no-explicit-any
   batchLoader?: (keys: any[]) => unknown;
@@ -73,65 +93,37 @@ export interface SetOptions {
   ttl?: Duration;
 }
 
-/** A snapshot of a cache's counters. */
-export interface CacheMetrics {
-  /** Reads answered from L1 or L2. */
-  hits: number;
-  /** Reads that found nothing in either tier (and went to a loader, if any). */
-  misses: number;
-  /** `hits / (hits + misses)`, 0 before any read. */
-  hitRate: number;
-  /** Entries in L1 now. */
-  size: number;
-  /** Reads answered from L1. */
-  l1Hits: number;
-  /** Reads answered from L2 (after an L1 miss). */
-  l2Hits: number;
-  /** L2 lookups that found nothing. */
-  l2Misses: number;
-  /** Failed L2 operations (logged, never thrown). */
-  l2Errors: number;
-  /** Successful background L2 writes. */
-  l2Writes: number;
-  /** Loader runs (a batch counts each key it loads). */
-  loads: number;
-  /** Loader runs that threw or rejected. */
-  loadErrors: number;
-  /** `batchLoader` calls. */
-  batches: number;
-  /** Reads that joined a load already in flight for the same key. */
-  coalesced: number;
-  /** L1 entries dropped to make room. */
-  evictions: number;
-  /** L1 entries dropped because their TTL had passed. */
-  expirations: number;
-  /** The L2 circuit breaker: `"closed"` (in use), `"open"` (skipped), `"half-open"` (probing); `"none"` without L2. */
-  breaker: BreakerState | "none";
+/** Options for {@linkcode AsyncCache.warmup}. */
+export interface WarmupOptions extends SetOptions {
+  /** Load and store every key, even one already cached. Default `false` (a cached key is kept). */
+  force?: boolean;
 }
 
-interface Flight<V> {
-  promise: Promise<V | undefined> | undefined;
-  /** False once a set/delete/clear made this load's result stale. */
-  current: boolean;
+/** What the memoizers and AgentCache reach inside a cache (not exported from `mod.ts`). */
+export interface CacheInternals<V> {
+  readonly store: LruStore<V>;
+  readonly counters: Counters;
+  /**
+   * Puts the cache's L2 tier in `namespace` of `backend`, claimed for this
+   * cache alone until it closes.
+   *
+   * @throws {InvalidOptionError} When another cache claimed it (asks for a `name`).
+   */
+  bindRemote(what: string, backend: RemoteCacheBackend, namespace: string): void;
+  /** Drops the L1 entries (and stales the loads) whose key starts with `prefix`. */
+  dropByPrefix(prefix: string): number;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
+const internals = new WeakMap<object, CacheInternals<unknown>>();
+
+/**
+ * The internals of `cache` (for the memoizers and AgentCache, at creation time).
+ */
+export function cacheInternals<V>(cache: AsyncCache<V>): CacheInternals<V> {
+  return internals.get(cache) as CacheInternals<V>;
+}
+
 const WHAT = "AsyncCache";
-const READY: Promise<void> = Promise.resolve();
-
-/**
- * Drops the L1 entries whose key starts with `prefix`, and makes loads in
- * flight for such keys stale (their results are not stored). Returns how many
- * entries were dropped. Internal (for `AgentCache`): not exported from `mod.ts`.
- */
-/**
- * The L1 value for a normalised key, counted as an L1 hit, or `undefined`.
- * Internal (for the decorators' hit path, which then needs no loader closure).
- */
-export let l1Hit: <V>(cache: AsyncCache<V>, key: string) => V | undefined;
-
-// deno-lint-ignore no-explicit-any
-export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number;
 
 /**
  * A two-tier async cache: in-process LRU + TTL, and an optional shared tier.
@@ -159,27 +151,16 @@ export let dropLocalByPrefix: (cache: AsyncCache<any>, prefix: string) => number
  */
 export class AsyncCache<V = unknown> {
   readonly #store: LruStore<V>;
+  readonly #config: CacheConfig;
   readonly #defaultTtl: number | undefined;
   readonly #logger: Logger;
-  readonly #remote: RemoteTier | undefined;
+  #remote: RemoteTier | undefined;
+  #claim: { backend: RemoteCacheBackend; namespace: string } | undefined;
   readonly #batcher: Batcher;
-  readonly #inflight = new Map<string, Flight<V>>();
-  readonly #clock: Clock;
-  readonly #maxsize: number;
-  readonly #backup: DiskBackend | undefined;
-  /** Set only while the backup loads: the miss path waits on it. */
-  #loading: Promise<void> | undefined;
-  /** Keys set or deleted while the backup loads: newer than the snapshot, so kept. */
-  #touchedWhileLoading: Set<string> | undefined;
-  #clearedWhileLoading = false;
-  #saving: Promise<unknown> = READY;
-  #closed = false;
-  #l1Hits = 0;
-  #misses = 0;
-  #loads = 0;
-  #loadErrors = 0;
-  #batches = 0;
-  #coalesced = 0;
+  readonly #flights = new Flights<V>();
+  readonly #counters = new Counters();
+  readonly #life = new Lifecycle();
+  readonly #backup: BackupLink<V> | undefined;
 
   /**
    * Creates a cache; nothing is allocated per entry until entries arrive.
@@ -188,58 +169,42 @@ export class AsyncCache<V = unknown> {
    * @throws {InvalidOptionError} When an option is out of range or of the wrong type.
    */
   constructor(options: AsyncCacheOptions = {}) {
-    const maxsize = checkMaxsize(WHAT, options.maxsize ?? 128);
-    this.#defaultTtl = parseOptionalDuration(options.defaultTtl, WHAT, "defaultTtl");
-    const window = options.batchWindowMs ?? 5;
-    if (typeof window !== "number" || !(window >= 0 && window <= 60_000)) {
-      throw new InvalidOptionError(WHAT, "batchWindowMs", "a number of ms from 0 to 60000", window);
+    const config = resolveCacheOptions(WHAT, options);
+    this.#config = config;
+    this.#defaultTtl = config.defaultTtl;
+    this.#logger = config.logger;
+    this.#store = new LruStore<V>(config.maxsize, config.clock);
+    if (config.remote !== undefined) {
+      this.#remote = new RemoteTier(config.remote, config.namespace, config.logger, config.clock);
     }
-    const maxBatch = options.maxBatchSize ?? 100;
-    if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) {
-      throw new InvalidOptionError(WHAT, "maxBatchSize", "an integer >= 1", maxBatch);
-    }
-    const logger = resolveLogger(WHAT, options.logger);
-    this.#logger = logger;
-    const clock = options.clock ?? systemClock;
-    if (typeof clock?.now !== "function") {
-      throw new InvalidOptionError(WHAT, "clock", "an object with now()", clock);
-    }
-    const remote = options.remoteCache;
-    if (remote !== undefined && typeof remote?.getManyWithTtl !== "function") {
-      throw new InvalidOptionError(WHAT, "remoteCache", "a RemoteCacheBackend", remote);
-    }
-    const namespace = options.namespace ?? "";
-    if (typeof namespace !== "string") {
-      throw new InvalidOptionError(WHAT, "namespace", "a string", namespace);
-    }
-    const backup = options.backup;
-    if (
-      backup !== undefined &&
-      (typeof backup?.load !== "function" || typeof backup.save !== "function")
-    ) {
-      throw new InvalidOptionError(WHAT, "backup", "a DiskBackend", backup);
-    }
-    this.#clock = clock;
-    this.#maxsize = maxsize;
-    this.#backup = backup;
-    this.#store = new LruStore<V>(maxsize, clock);
-    this.#remote = remote && new RemoteTier(remote, namespace, logger, clock);
-    this.#batcher = new Batcher(window, maxBatch, (loader, items) => this.#runBatch(loader, items));
-    if (backup === undefined) {
-      this.ready = READY;
+    this.#batcher = new Batcher(
+      config.batchWindowMs,
+      config.maxBatchSize,
+      (loader, slots) => this.#runBatch(loader, slots),
+    );
+    if (config.backup === undefined) {
+      this.ready = Promise.resolve();
     } else {
-      this.#touchedWhileLoading = new Set();
-      this.ready = this.#loading = this.#loadBackup(backup);
+      this.#backup = new BackupLink(
+        config.backup,
+        this.#store,
+        config.maxsize,
+        config.clock,
+        config.logger,
+        () => this.#life.open,
+      );
+      this.ready = this.#backup.ready;
     }
-  }
-
-  static {
-    dropLocalByPrefix = (cache, prefix) => cache.#dropLocalByPrefix(prefix);
-    l1Hit = (cache, key) => {
-      const value = cache.#store.get(key);
-      if (value !== undefined) cache.#l1Hits++;
-      return value;
-    };
+    internals.set(this, {
+      store: this.#store,
+      counters: this.#counters,
+      bindRemote: (what, backend, namespace) => {
+        claimNamespace(what, backend, namespace, this);
+        this.#claim = { backend, namespace };
+        this.#remote = new RemoteTier(backend, namespace, config.logger, config.clock);
+      },
+      dropByPrefix: (prefix) => this.#dropByPrefix(prefix),
+    } as CacheInternals<unknown>);
   }
 
   /**
@@ -259,11 +224,11 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   readonly ready: Promise<void>;
-
   /**
    * Reads `key`: L1, then L2, then the loader (if given). Concurrent misses on
    * one key share one L2 lookup and one loader call. A loader's rejection
-   * reaches every waiter and is not cached.
+   * reaches every waiter and is not cached. Never throws: a bad key or
+   * option is a rejection (options are checked on hits too).
    *
    * @param key The key.
    * @param options `loader`, `batchLoader`, `ttl`.
@@ -281,13 +246,21 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   get(key: CacheKey, options?: GetOptions<V>): Promise<V | undefined> {
-    const k = typeof key === "string" ? key : normalizeKey(key);
+    let k: string;
+    if (typeof key === "string") k = key;
+    else {
+      try {
+        k = normalizeKey(key);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const value = this.#store.get(k);
-    if (value !== undefined) {
-      this.#l1Hits++;
+    if (value !== undefined && options === undefined) {
+      this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
-    return this.#miss(key, k, options);
+    return this.#checked(key, k, value, options);
   }
 
   /**
@@ -308,15 +281,15 @@ export class AsyncCache<V = unknown> {
    */
   set(key: CacheKey, value: V, options?: SetOptions): Promise<void> {
     try {
-      this.#checkOpen();
+      this.#life.check();
       const k = normalizeKey(key);
       if (value === undefined) return this.delete(k).then(() => {});
       const ttl = options?.ttl === undefined
         ? this.#defaultTtl
         : parseDuration(options.ttl, "AsyncCache.set", "ttl");
       this.#remote?.write(k, value, ttl); // first: a refused value must not reach L1
-      this.#touchedWhileLoading?.add(k);
-      this.#invalidateFlight(k);
+      this.#backup?.touch(k);
+      this.#flights.invalidate(k);
       this.#store.set(k, value, ttl);
       return Promise.resolve();
     } catch (error) {
@@ -341,17 +314,18 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   async delete(key: CacheKey): Promise<boolean> {
-    this.#checkOpen();
+    this.#life.check();
     const k = normalizeKey(key);
-    this.#touchedWhileLoading?.add(k);
-    this.#invalidateFlight(k);
+    this.#backup?.touch(k);
+    this.#flights.invalidate(k);
     const had = this.#store.delete(k);
     await this.#remote?.delete(k);
     return had;
   }
 
   /**
-   * Empties L1, clears L2 (only this backend's keys), and resets the metrics.
+   * Empties L1, removes this cache's entries from L2 (its `namespace` only;
+   * with no namespace, every key the backend owns), and resets the metrics.
    *
    * @example
    * ```ts
@@ -365,12 +339,13 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   async clear(): Promise<void> {
-    this.#checkOpen();
-    if (this.#loading !== undefined) this.#clearedWhileLoading = true;
-    for (const flight of this.#inflight.values()) flight.current = false;
-    this.#inflight.clear();
+    this.#life.check();
+    this.#backup?.cleared();
+    this.#flights.invalidatePrefix("");
     this.#store.clear();
-    this.#resetMetrics();
+    this.#counters.reset();
+    this.#store.evictions = this.#store.expirations = 0;
+    this.#remote?.resetCounters();
     await this.#remote?.clear();
   }
 
@@ -393,29 +368,32 @@ export class AsyncCache<V = unknown> {
     key: CacheKey,
     options: { loader: () => V | undefined | Promise<V | undefined>; ttl?: Duration },
   ): Promise<V | undefined> {
-    this.#checkOpen();
+    this.#life.check();
     const k = normalizeKey(key);
     if (typeof options?.loader !== "function") {
       throw new InvalidOptionError("AsyncCache.refresh", "loader", "a function", options?.loader);
     }
-    const ttl = this.#ttlFor(options.ttl, "AsyncCache.refresh");
-    if (this.#loading !== undefined) {
-      await this.#loading;
-      this.#checkOpen();
+    const ttl = options.ttl === undefined
+      ? this.#defaultTtl
+      : parseDuration(options.ttl, "AsyncCache.refresh", "ttl");
+    if (this.#backup?.loading !== undefined) {
+      await this.#backup.loading;
+      this.#life.check();
     }
-    this.#invalidateFlight(k);
-    const flight: Flight<V> = { promise: undefined, current: true };
-    this.#inflight.set(k, flight);
-    flight.promise = this.#load(k, flight, options.loader, ttl);
+    this.#flights.invalidate(k);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl);
+    flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
   }
 
   /**
    * Loads several keys now (e.g. at start-up) and stores them in both tiers.
-   * Every loader runs; if any fail, the rest are still stored and the
-   * returned promise rejects with an `AggregateError` naming the failed keys.
+   * A key already cached (in L1 or L2) is kept and its loader not run,
+   * unless `force: true`. If any loader fails, the rest are still stored and
+   * the returned promise rejects with an `AggregateError` naming the failed keys.
    *
    * @param loaders A record or Map from key to loader.
+   * @param options `ttl`, and `force` to reload keys already cached.
    *
    * @example
    * ```ts
@@ -431,11 +409,16 @@ export class AsyncCache<V = unknown> {
     loaders:
       | Record<string, () => V | undefined | Promise<V | undefined>>
       | Map<CacheKey, () => V | undefined | Promise<V | undefined>>,
-    options?: SetOptions,
+    options?: WarmupOptions,
   ): Promise<void> {
+    this.#life.check();
     const entries = loaders instanceof Map ? [...loaders] : Object.entries(loaders);
+    const force = options?.force === true;
     const results = await Promise.allSettled(
-      entries.map(([key, loader]) => this.refresh(key, { loader, ttl: options?.ttl })),
+      entries.map(async ([key, loader]) => {
+        if (!force && (await this.get(key)) !== undefined) return;
+        await this.refresh(key, { loader, ttl: options?.ttl });
+      }),
     );
     const failed = entries.filter((_, i) => results[i].status === "rejected").map(([k]) => k);
     if (failed.length > 0) {
@@ -472,18 +455,14 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   async saveToBackup(): Promise<void> {
-    this.#checkOpen();
-    const backup = this.#backup;
-    if (backup === undefined) {
+    this.#life.check();
+    if (this.#backup === undefined) {
       throw new BackupError(
         "AsyncCache.saveToBackup: this cache has no backup: create it with { backup: new DiskBackend(path) }",
       );
     }
-    await this.ready;
-    this.#checkOpen();
-    const saving = backup.save(this.#store.entries(), this.#clock.now(), this.#maxsize);
-    this.#saving = saving.catch(() => {});
-    await saving;
+    const { clock, maxsize } = this.#config;
+    await this.#backup.save(this.#store, clock, maxsize, this.#logger);
   }
 
   /** Waits for every background L2 write started so far. Never rejects for L2 failures. */
@@ -492,21 +471,36 @@ export class AsyncCache<V = unknown> {
   }
 
   /**
-   * Runs waiting batches, flushes pending L2 writes and closes the L2
-   * backend. Later calls reject with `CacheClosedError`. Also available as
+   * Closes the cache: new calls reject with `CacheClosedError` from now on;
+   * waiting batches run, loads in flight finish, pending L2 writes and
+   * backup saves complete, then L1 is emptied. It never closes the
+   * `remoteCache` (whoever created a backend closes it, after its caches).
+   * Concurrent and later calls return the same promise. Also available as
    * `await using cache = new AsyncCache(...)`.
+   *
+   * @example
+   * ```ts
+   * import { AsyncCache, CacheClosedError } from "@async-cache/cache";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const cache = new AsyncCache<number>();
+   * await cache.set("n", 1);
+   * await cache.close();
+   * await assertRejects(() => cache.get("n"), CacheClosedError);
+   * ```
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.ready;
-    await this.#saving;
-    this.#batcher.flushAll();
-    await Promise.allSettled([...this.#inflight.values()].map((f) => f.promise));
-    this.#closed = true;
-    if (this.#remote !== undefined) {
-      await this.#remote.flush();
-      await this.#remote.backend.close();
-    }
+  close(): Promise<void> {
+    return this.#life.close(async () => {
+      await this.#backup?.idle();
+      this.#store.clear();
+      this.#batcher.flushAll();
+      await this.#flights.settled();
+      await this.#remote?.flush();
+      this.#store.clear();
+      if (this.#claim !== undefined) {
+        releaseNamespace(this.#claim.backend, this.#claim.namespace, this);
+      }
+    });
   }
 
   /** Same as {@linkcode AsyncCache.close}. */
@@ -531,104 +525,106 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   getMetrics(): CacheMetrics {
-    const remote = this.#remote?.counters;
-    const l2Hits = remote?.l2Hits ?? 0;
-    const hits = this.#l1Hits + l2Hits;
-    const total = hits + this.#misses;
-    return {
-      hits,
-      misses: this.#misses,
-      hitRate: total === 0 ? 0 : hits / total,
-      size: this.#store.size,
-      l1Hits: this.#l1Hits,
-      l2Hits,
-      l2Misses: remote?.l2Misses ?? 0,
-      l2Errors: remote?.l2Errors ?? 0,
-      l2Writes: remote?.l2Writes ?? 0,
-      loads: this.#loads,
-      loadErrors: this.#loadErrors,
-      batches: this.#batches,
-      coalesced: this.#coalesced,
-      evictions: this.#store.evictions,
-      expirations: this.#store.expirations,
-      breaker: this.#remote?.state ?? "none",
-    };
+    const remote = this.#remote;
+    return this.#counters.snapshot(this.#store, remote?.counters, remote?.state ?? "none");
   }
 
   // ---- miss path -------------------------------------------------------
 
-  #miss(original: CacheKey, k: string, options: GetOptions<V> | undefined): Promise<V | undefined> {
-    if (this.#closed) return Promise.reject(new CacheClosedError());
-    if (this.#loading !== undefined) return this.#loading.then(() => this.get(original, options));
-    const pending = this.#inflight.get(k);
-    if (pending?.promise !== undefined) {
-      this.#coalesced++;
+  /** Checks the options (on hits too), then answers the hit or goes to the miss path. */
+  #checked(
+    original: CacheKey,
+    k: string,
+    hit: V | undefined,
+    options: GetOptions<V> | undefined,
+  ): Promise<V | undefined> {
+    let ttl = this.#defaultTtl;
+    if (options !== undefined) {
+      try {
+        ttl = checkGetOptions(options, ttl);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (hit !== undefined) {
+      this.#counters.l1Hits++;
+      return Promise.resolve(hit);
+    }
+    return this.#miss(original, k, options?.loader, options?.batchLoader, ttl);
+  }
+
+  #miss(
+    original: CacheKey,
+    k: string,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: number | undefined,
+  ): Promise<V | undefined> {
+    if (!this.#life.open) return Promise.reject(new CacheClosedError());
+    const loading = this.#backup?.loading;
+    if (loading !== undefined) {
+      return loading.then(() => {
+        const value = this.#store.get(k);
+        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl);
+        this.#counters.l1Hits++;
+        return value;
+      });
+    }
+    const pending = this.#flights.get(k);
+    if (pending !== undefined) {
+      this.#counters.coalesced++;
+      // A lookup without a loader adopts this caller's, so it never answers `undefined` to it.
+      if (pending.lookingUp && pending.loader === undefined && pending.batchLoader === undefined) {
+        pending.loader = loader;
+        pending.batchLoader = batchLoader;
+        pending.ttl = ttl;
+      }
       return pending.promise;
     }
-    const loader = options?.loader;
-    const batchLoader = options?.batchLoader;
     if (loader === undefined && batchLoader === undefined && this.#remote === undefined) {
-      this.#misses++;
+      this.#counters.misses++;
       return Promise.resolve(undefined);
     }
-    let ttl: number | undefined;
-    try {
-      if (loader !== undefined && typeof loader !== "function") {
-        throw new InvalidOptionError("AsyncCache.get", "loader", "a function", loader);
-      }
-      if (batchLoader !== undefined && typeof batchLoader !== "function") {
-        throw new InvalidOptionError("AsyncCache.get", "batchLoader", "a function", batchLoader);
-      }
-      ttl = this.#ttlFor(options?.ttl, "AsyncCache.get");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const flight: Flight<V> = { promise: undefined, current: true };
-    this.#inflight.set(k, flight);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl);
     flight.promise = batchLoader !== undefined
-      ? this.#batched(original, k, flight, batchLoader, ttl)
-      : this.#lookupThenLoad(k, flight, loader, ttl);
+      ? this.#batched(original, k, flight, batchLoader, false)
+      : this.#lookupThenLoad(original, k, flight);
     return flight.promise;
   }
 
-  async #lookupThenLoad(
-    k: string,
-    flight: Flight<V>,
-    loader: (() => V | undefined | Promise<V | undefined>) | undefined,
-    ttl: number | undefined,
-  ): Promise<V | undefined> {
+  async #lookupThenLoad(original: CacheKey, k: string, flight: Flight<V>): Promise<V | undefined> {
     if (this.#remote !== undefined) {
+      flight.lookingUp = true;
       const entry = await this.#remote.lookup(k);
+      flight.lookingUp = false;
       if (entry !== undefined) {
-        this.#endFlight(k, flight);
-        return this.#fillFromRemote(k, flight, entry, ttl);
+        this.#flights.end(k, flight);
+        return this.#fill(k, flight, entry, flight.ttl);
       }
     }
+    const { loader, batchLoader } = flight;
+    if (loader === undefined && batchLoader !== undefined) {
+      return this.#batched(original, k, flight, batchLoader, true);
+    }
+    this.#counters.misses++;
     if (loader === undefined) {
-      this.#misses++;
-      this.#endFlight(k, flight);
+      this.#flights.end(k, flight);
       return undefined;
     }
-    this.#misses++;
-    return this.#load(k, flight, loader, ttl);
+    return this.#load(k, flight, loader);
   }
 
-  async #load(
-    k: string,
-    flight: Flight<V>,
-    loader: () => V | undefined | Promise<V | undefined>,
-    ttl: number | undefined,
-  ): Promise<V | undefined> {
-    this.#loads++;
+  async #load(k: string, flight: Flight<V>, loader: Loader<V>): Promise<V | undefined> {
+    this.#counters.loads++;
     try {
       const value = await loader();
-      this.#store_(k, flight, value, ttl);
+      this.#keep(k, flight, value, flight.ttl);
       return value;
     } catch (error) {
-      this.#loadErrors++;
+      this.#counters.loadErrors++;
       throw error;
     } finally {
-      this.#endFlight(k, flight);
+      this.#flights.end(k, flight);
     }
   }
 
@@ -637,89 +633,92 @@ export class AsyncCache<V = unknown> {
     k: string,
     flight: Flight<V>,
     batchLoader: AnyBatchLoader,
-    ttl: number | undefined,
+    looked: boolean,
   ): Promise<V | undefined> {
-    return this.#batcher.add(batchLoader, { original, key: k, flight, ttl }) as Promise<
-      V | undefined
-    >;
+    const done = this.#batcher.add(batchLoader, original, k, looked, flight, flight.ttl);
+    return (done as Promise<V | undefined>).finally(() => this.#flights.end(k, flight));
   }
 
-  /** Runs one batch: one L2 lookup for all keys, then the loader for the misses. */
-  async #runBatch(loader: AnyBatchLoader, items: BatchItem[]): Promise<void> {
-    let misses = items;
-    if (this.#remote !== undefined) {
-      const entries = await this.#remote.lookupMany(items.map((item) => item.key));
-      misses = [];
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i];
+  /**
+   * Runs one batch: one L2 lookup for the keys not looked up yet, then the
+   * loader for the misses. Anything it throws settles the rest (see Batcher).
+   */
+  async #runBatch(loader: AnyBatchLoader, slots: BatchSlot[]): Promise<void> {
+    let misses = slots;
+    const remote = this.#remote;
+    if (remote !== undefined) {
+      const toLook = slots.filter((slot) => !slot.looked);
+      misses = slots.filter((slot) => slot.looked);
+      const entries = toLook.length === 0 ? [] : await remote.lookupMany(toLook.map((s) => s.key));
+      for (let i = 0; i < toLook.length; i++) {
+        const slot = toLook[i];
         const entry = entries[i];
         if (entry === undefined) {
-          misses.push(item);
+          misses.push(slot);
           continue;
         }
-        const flight = item.flight as Flight<V>;
-        this.#endFlight(item.key, flight);
-        item.resolve(this.#fillFromRemote(item.key, flight, entry, item.ttl));
+        let value: V | undefined;
+        for (const waiter of slot.waiters) {
+          value = this.#fill(slot.key, waiter.flight as Flight<V>, entry, waiter.ttl);
+        }
+        resolveSlot(slot, value);
       }
       if (misses.length === 0) return;
     }
-    this.#batches++;
-    this.#misses += misses.length;
-    this.#loads += misses.length;
+    const n = misses.length;
+    this.#counters.batches++;
+    this.#counters.misses += n;
+    this.#counters.loads += n;
     let result: unknown;
     try {
-      result = await loader(misses.map((item) => item.original));
+      result = await loader(misses.map((slot) => slot.original));
       if (result === null || typeof result !== "object") {
         throw new TypeError(
           `AsyncCache.get: batchLoader must return a Map, an object or an array: received ${result}`,
         );
       }
-      if (Array.isArray(result) && result.length !== misses.length) {
+      if (Array.isArray(result) && result.length !== n) {
         throw new TypeError(
-          `AsyncCache.get: batchLoader returned ${result.length} values for ${misses.length} keys`,
+          `AsyncCache.get: batchLoader returned ${result.length} values for ${n} keys`,
         );
       }
     } catch (error) {
-      this.#loadErrors += misses.length;
-      for (const item of misses) {
-        this.#endFlight(item.key, item.flight as Flight<V>);
-        item.reject(error);
-      }
+      this.#counters.loadErrors += n;
+      for (const slot of misses) rejectSlot(slot, error);
       return;
     }
-    for (let i = 0; i < misses.length; i++) {
-      const item = misses[i];
-      const flight = item.flight as Flight<V>;
-      const value = pickResult(result, item, i) as V | undefined;
-      this.#store_(item.key, flight, value, item.ttl);
-      this.#endFlight(item.key, flight);
-      item.resolve(value);
+    for (let i = 0; i < n; i++) {
+      const slot = misses[i];
+      try {
+        const value = pickResult(result, slot, i) as V | undefined;
+        if (value instanceof Error) {
+          this.#counters.loadErrors++;
+          rejectSlot(slot, value);
+          continue;
+        }
+        for (const waiter of slot.waiters) {
+          this.#keep(slot.key, waiter.flight as Flight<V>, value, waiter.ttl);
+        }
+        resolveSlot(slot, value);
+      } catch (error) {
+        this.#counters.loadErrors++;
+        rejectSlot(slot, error);
+      }
     }
   }
 
-  #fillFromRemote(
-    k: string,
-    flight: Flight<V> | undefined,
-    entry: RemoteEntry,
-    ttl: number | undefined,
-  ): V {
+  /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
+  #fill(k: string, flight: Flight<V>, entry: RemoteEntry, ttl: number | undefined): V {
     const value = entry.value as V;
-    const local = ttl ?? this.#defaultTtl;
-    const remaining = entry.ttlMs;
-    const l1Ttl = remaining === undefined
-      ? local
-      : local === undefined
-      ? remaining
-      : Math.min(local, remaining);
-    if (flight === undefined || flight.current) {
-      if (value !== undefined) this.#store.set(k, value, l1Ttl);
+    if (flight.current && value !== undefined && this.#life.state !== "closed") {
+      this.#store.set(k, value, l1TtlFor(ttl, entry.ttlMs));
     }
     return value;
   }
 
   /** Stores a loaded value in both tiers, unless a set/delete/clear made it stale. */
-  #store_(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
-    if (value === undefined || !flight.current || this.#closed) return;
+  #keep(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
+    if (value === undefined || !flight.current || this.#life.state === "closed") return;
     this.#store.set(k, value, ttl);
     try {
       this.#remote?.write(k, value, ttl);
@@ -728,73 +727,11 @@ export class AsyncCache<V = unknown> {
     }
   }
 
-  #endFlight(k: string, flight: Flight<V>): void {
-    if (this.#inflight.get(k) === flight) this.#inflight.delete(k);
-  }
-
-  #invalidateFlight(k: string): void {
-    const flight = this.#inflight.get(k);
-    if (flight !== undefined) {
-      flight.current = false;
-      this.#inflight.delete(k);
-    }
-  }
-
-  #ttlFor(ttl: Duration | undefined, what: string): number | undefined {
-    return ttl === undefined ? this.#defaultTtl : parseDuration(ttl, what, "ttl");
-  }
-
-  async #loadBackup(backup: DiskBackend): Promise<void> {
-    try {
-      const now = this.#clock.now();
-      await READY; // so that `#loading` is set before this can finish
-      const entries = await backup.load(now);
-      if (this.#clearedWhileLoading || this.#closed) return;
-      const touched = this.#touchedWhileLoading!;
-      // Oldest first, so the snapshot's most recently used entries end up so again.
-      const n = Math.min(entries.length, this.#maxsize);
-      for (let i = n - 1; i >= 0; i--) {
-        const { key, value, ttlMs } = entries[i];
-        if (value === undefined || touched.has(key) || this.#store.peek(key) !== undefined) {
-          continue;
-        }
-        this.#store.set(key, value as V, ttlMs);
-      }
-    } catch (error) {
-      this.#logger.error("async-cache: cannot load the backup; starting empty:", error);
-    } finally {
-      this.#loading = undefined;
-      this.#touchedWhileLoading = undefined;
-    }
-  }
-
-  #dropLocalByPrefix(prefix: string): number {
-    for (const [k, flight] of this.#inflight) {
-      if (k.startsWith(prefix)) {
-        flight.current = false;
-        this.#inflight.delete(k);
-      }
-    }
+  #dropByPrefix(prefix: string): number {
+    this.#flights.invalidatePrefix(prefix);
     const doomed: string[] = [];
     for (const k of this.#store.keys()) if (k.startsWith(prefix)) doomed.push(k);
     for (const k of doomed) this.#store.delete(k);
     return doomed.length;
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) throw new CacheClosedError();
-  }
-
-  #resetMetrics(): void {
-    this.#l1Hits =
-      this.#misses =
-      this.#loads =
-      this.#loadErrors =
-        0;
-    this.#batches = this.#coalesced = 0;
-    this.#store.evictions = this.#store.expirations = 0;
-    if (this.#remote !== undefined) {
-      this.#remote.counters = { l2Hits: 0, l2Misses: 0, l2Errors: 0, l2Writes: 0 };
-    }
   }
 }

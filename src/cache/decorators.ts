@@ -3,19 +3,27 @@
  * (`AsyncLRU(opts)(fn)`) or as a standard (TC39) method decorator
  * (`@AsyncTTL(opts) async method() {}`). Both are thin layers over one
  * `AsyncCache` per decorated function; the key is the canonical encoding of
- * the arguments (after `skipArgs`), so it is stable across processes and
- * runtimes and can be shared through `remoteCache`.
+ * the arguments (after `skipArgs`), or what the `key` option returns, so it
+ * is stable across processes and runtimes and can be shared through
+ * `remoteCache`.
+ *
+ * Namespaces: with a `remoteCache`, each memoized function owns a namespace
+ * in it: `name` when given, else `Class.method` for a method (`Class.method`
+ * for a static one too) or the function's own name. Two functions claiming
+ * one namespace on one backend in one process is an `InvalidOptionError`
+ * asking for a distinct `name`, raised when the function is wrapped (for an
+ * instance method: when its class gets its first instance).
  *
  * @module
  */
 import { InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
-import { AsyncCache, type CacheMetrics, l1Hit } from "./async_cache.ts";
-import { type Duration, parseDuration } from "../time.ts";
+import { type Clock, type Duration, parseDuration } from "../time.ts";
+import { AsyncCache, cacheInternals, type CacheMetrics } from "./async_cache.ts";
 import { canonicalKey } from "./keys.ts";
-import { checkMaxsize } from "./lru_store.ts";
-import type { Clock } from "../time.ts";
+import { type Fn, memoizer, type Site } from "./_memoize.ts";
+import { resolveCacheOptions } from "./_options.ts";
 
 /** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL}. */
 export interface MemoizeOptions {
@@ -23,10 +31,20 @@ export interface MemoizeOptions {
   maxsize?: number;
   /** Leading arguments left out of the key (e.g. a database handle). Default 0. */
   skipArgs?: number;
-  /** A shared L2 tier; requires a name (the function's own, or `name`). */
+  /** A shared L2 tier (never closed by the cache: its creator closes it). */
   remoteCache?: RemoteCacheBackend;
-  /** Key namespace in the L2 tier. Default: the function's (or method's) name. */
+  /**
+   * The function's namespace in the L2 tier, unique per backend. Default:
+   * `Class.method` for a method, the function's name for a function.
+   */
   name?: string;
+  /**
+   * Makes the cache key from the arguments (after `skipArgs`), e.g. for
+   * class instances, which the default canonical key refuses. Default:
+   * the canonical encoding of the arguments.
+   */
+  // deno-lint-ignore no-explicit-any
+  key?: (...args: any[]) => string;
   /** Where background failures are reported. Default `console`. */
   logger?: Logger;
   /** Time source for TTLs (for tests). */
@@ -53,13 +71,13 @@ export interface CachedFunction<A extends unknown[], R> {
   (...args: A): Promise<R>;
   /** Drops the cached result for these arguments (both tiers). */
   invalidateCache(...args: A): Promise<boolean>;
-  /** Drops every cached result of this function and resets its metrics. */
+  /** Drops every cached result of this function (in L2: its namespace only) and resets its metrics. */
   clearCache(): Promise<void>;
   /** The function's cache metrics. */
   getMetrics(): CacheMetrics;
   /** Calls the original now, caches and returns its result (Python's `use_cache=False`). */
   refresh(...args: A): Promise<R>;
-  /** The underlying cache (e.g. to `close()` it). */
+  /** The underlying cache (e.g. to `close()` it, which frees its namespace). */
   readonly cache: AsyncCache<R>;
 }
 
@@ -100,7 +118,7 @@ export interface Memoizer {
  * ```
  */
 export function AsyncLRU(options: AsyncLRUOptions = {}): Memoizer {
-  return memoizer("AsyncLRU", options, 128, undefined);
+  return memoize("AsyncLRU", options, 128, undefined);
 }
 
 /**
@@ -132,7 +150,7 @@ export function AsyncTTL(options: AsyncTTLOptions): Memoizer {
   if (options?.timeToLive === undefined) {
     throw new InvalidOptionError("AsyncTTL", "timeToLive", 'a duration such as "60s"', undefined);
   }
-  return memoizer(
+  return memoize(
     "AsyncTTL",
     options,
     1024,
@@ -140,102 +158,114 @@ export function AsyncTTL(options: AsyncTTLOptions): Memoizer {
   );
 }
 
-function memoizer(
+function memoize(
   what: string,
   options: MemoizeOptions,
   defaultMaxsize: number,
-  ttl: Duration | undefined,
+  ttl: number | undefined,
 ): Memoizer {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError(what, "options", "an object", options);
+  }
   const skipArgs = options.skipArgs ?? 0;
   if (!(Number.isInteger(skipArgs) && skipArgs >= 0)) {
     throw new InvalidOptionError(what, "skipArgs", "an integer >= 0", skipArgs);
   }
-  const maxsize = checkMaxsize(what, options.maxsize ?? defaultMaxsize);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
     throw new InvalidOptionError(what, "name", "a non-empty string", options.name);
   }
-  // Validate the rest now, so bad options fail where they are written.
-  const make = (name: string) => {
-    const namespace = options.name ?? name;
-    if (options.remoteCache !== undefined && namespace === "") {
-      throw new InvalidOptionError(
-        what,
-        "name",
-        "given for an anonymous function with a remoteCache (its L2 key namespace)",
-        undefined,
-      );
-    }
-    return new AsyncCache<unknown>({
-      maxsize,
-      defaultTtl: ttl,
-      remoteCache: options.remoteCache,
-      namespace,
-      logger: options.logger,
-      clock: options.clock,
-    });
+  const customKey = options.key;
+  if (customKey !== undefined && typeof customKey !== "function") {
+    throw new InvalidOptionError(what, "key", "a function returning a string", customKey);
+  }
+  const remote = options.remoteCache;
+  // Checked now, so a bad option fails where it is written.
+  const config = {
+    maxsize: options.maxsize,
+    defaultTtl: ttl,
+    remoteCache: remote,
+    logger: options.logger,
+    clock: options.clock,
   };
-  if (options.remoteCache === undefined) make("check");
-
-  // deno-lint-ignore no-explicit-any
-  type Fn = (this: any, ...args: any[]) => any;
-  const keyOf = skipArgs === 0
+  resolveCacheOptions(what, config, defaultMaxsize);
+  const keyOf = customKey !== undefined
+    ? (args: unknown[]) => checkKey(what, customKey(...args.slice(skipArgs)))
+    : skipArgs === 0
     ? (args: unknown[]) => canonicalKey(args)
     : (args: unknown[]) => canonicalKey(args.slice(skipArgs));
 
-  function wrap(fn: Fn, name: string): CachedFunction<unknown[], unknown> {
-    const cache = make(name);
-    // Hit path: one canonical key, one L1 probe; the loader closure only on a miss.
+  const wrap = (fn: Fn, site: Site) => {
+    const cache = new AsyncCache<unknown>({
+      ...config,
+      maxsize: options.maxsize ?? defaultMaxsize,
+      remoteCache: undefined,
+    });
+    const { store, counters, bindRemote } = cacheInternals(cache);
+    let bind: ((namespace: string) => void) | undefined;
+    if (remote !== undefined) {
+      bind = (namespace: string) => {
+        if (namespace === "" || namespace.startsWith(".")) {
+          throw new InvalidOptionError(
+            what,
+            "name",
+            "given for an anonymous function or class with a remoteCache (its L2 namespace)",
+            undefined,
+          );
+        }
+        bindRemote(what, remote, namespace);
+      };
+      if (options.name !== undefined) bind(options.name);
+      else if (!site.method) bind(site.name);
+      if (options.name !== undefined || !site.method) bind = undefined;
+    }
+    // Hit path: one key, one L1 probe; the loader closure only on a miss.
     const cached = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const key = keyOf(args);
-      const hit = l1Hit(cache, key);
-      if (hit !== undefined) return Promise.resolve(hit);
+      let key: string;
+      try {
+        key = keyOf(args);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const hit = store.get(key);
+      if (hit !== undefined) {
+        counters.l1Hits++;
+        return Promise.resolve(hit);
+      }
       return cache.get(key, { loader: () => fn.apply(this, args) });
     } as CachedFunction<unknown[], unknown>;
     Object.defineProperties(cached, {
-      name: { value: name },
+      name: { value: site.name },
       cache: { value: cache },
-      invalidateCache: { value: (...args: unknown[]) => cache.delete(keyOf(args)) },
+      invalidateCache: {
+        value: (...args: unknown[]) => {
+          try {
+            return cache.delete(keyOf(args));
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        },
+      },
       clearCache: { value: () => cache.clear() },
       getMetrics: { value: () => cache.getMetrics() },
       refresh: {
         value: function (this: unknown, ...args: unknown[]) {
           const self = this === cached ? undefined : this;
-          return cache.refresh(keyOf(args), { loader: () => fn.apply(self, args) });
+          try {
+            return cache.refresh(keyOf(args), { loader: () => fn.apply(self, args) });
+          } catch (error) {
+            return Promise.reject(error);
+          }
         },
       },
     });
-    return cached;
-  }
+    return { fn: cached, bind };
+  };
+  return memoizer(what, wrap) as Memoizer;
+}
 
-  return function decorate(target: Fn, context?: ClassMethodDecoratorContext): unknown {
-    if (typeof target !== "function") {
-      throw new InvalidOptionError(what, "target", "a function or a class method", target);
-    }
-    if (context === undefined) return wrap(target, target.name);
-    if (context.kind !== "method") {
-      throw new TypeError(
-        `${what} decorates functions and class methods: received a ${context.kind}`,
-      );
-    }
-    const cached = wrap(target, String(context.name));
-    if (!context.private && !context.static) {
-      // Give each instance its own bound copy, so `obj.method.refresh(id)` runs with `this === obj`.
-      const key = context.name;
-      context.addInitializer(function (this: unknown) {
-        // deno-lint-ignore no-this-alias
-        const instance = this;
-        const bound = (...args: unknown[]) => cached.apply(instance, args);
-        Object.defineProperties(bound, {
-          name: { value: cached.name },
-          cache: { value: cached.cache },
-          invalidateCache: { value: cached.invalidateCache },
-          clearCache: { value: cached.clearCache },
-          getMetrics: { value: cached.getMetrics },
-          refresh: { value: (...args: unknown[]) => cached.refresh.apply(instance, args) },
-        });
-        Object.defineProperty(instance, key, { value: bound, writable: true, configurable: true });
-      });
-    }
-    return cached;
-  } as Memoizer;
+function checkKey(what: string, key: unknown): string {
+  if (typeof key !== "string") {
+    throw new InvalidOptionError(what, "key", "a function returning a string", key);
+  }
+  return key;
 }

@@ -10,25 +10,12 @@
  *
  * Expiry is checked on access (no timers). The `expires` array is allocated
  * the first time an entry with a TTL is stored: a cache without TTLs never
- * reads the clock.
+ * reads the clock. A store of `maxsize` 0 holds nothing.
  *
  * @module
  */
 
-import { InvalidOptionError } from "../errors.ts";
 import type { Clock } from "../time.ts";
-
-/**
- * Validates a capacity option: an integer >= 1, or `Infinity`.
- *
- * @throws {InvalidOptionError} Naming `what` and `maxsize`.
- */
-export function checkMaxsize(what: string, maxsize: unknown): number {
-  if (!(maxsize === Infinity || (Number.isInteger(maxsize) && (maxsize as number) >= 1))) {
-    throw new InvalidOptionError(what, "maxsize", "an integer >= 1 or Infinity", maxsize);
-  }
-  return maxsize as number;
-}
 
 const NONE = -1;
 const INITIAL_CAPACITY = 64;
@@ -50,11 +37,11 @@ export class LruStore<V> {
   #tail = NONE; // least recently used
   /** Entries dropped because the store was full. */
   evictions = 0;
-  /** Entries dropped because their TTL had passed when they were read. */
+  /** Entries dropped because their TTL had passed (read, pushed out or purged). */
   expirations = 0;
 
   /**
-   * @param maxsize Maximum entries (a positive integer, or `Infinity`).
+   * @param maxsize Maximum entries (an integer >= 0, or `Infinity`).
    * @param clock Time source for expiry.
    */
   constructor(maxsize: number, clock: Clock) {
@@ -65,8 +52,9 @@ export class LruStore<V> {
     this.#prev = new Int32Array(this.#capacity);
   }
 
-  /** Number of entries held (expired ones count until they are read or evicted). */
+  /** Number of live entries (expired ones are dropped first, as expirations). */
   get size(): number {
+    if (this.#expires !== undefined) this.#purgeExpired();
     return this.#index.size;
   }
 
@@ -127,6 +115,7 @@ export class LruStore<V> {
    * @param ttlMs Time to live in ms; `undefined` or `Infinity` for none.
    */
   set(key: string, value: V, ttlMs?: number): void {
+    if (this.#max === 0) return;
     const expiresAt = ttlMs === undefined || ttlMs === Infinity ? 0 : this.#clock.now() + ttlMs;
     let slot = this.#index.get(key);
     if (slot === undefined) {
@@ -182,6 +171,20 @@ export class LruStore<V> {
     for (let slot = this.#head; slot !== NONE; slot = this.#next[slot]) yield this.#keys[slot]!;
   }
 
+  #purgeExpired(): void {
+    const now = this.#clock.now();
+    const expires = this.#expires!;
+    for (let slot = this.#head; slot !== NONE;) {
+      const next = this.#next[slot];
+      const at = expires[slot];
+      if (at !== 0 && at <= now) {
+        this.expirations++;
+        this.#remove(this.#keys[slot]!, slot);
+      }
+      slot = next;
+    }
+  }
+
   #isExpired(slot: number): boolean {
     const at = this.#expires![slot];
     return at !== 0 && at <= this.#clock.now();
@@ -196,7 +199,8 @@ export class LruStore<V> {
     }
     // Full: reuse the least recently used slot.
     const slot = this.#tail;
-    this.evictions++;
+    if (this.#expires !== undefined && this.#isExpired(slot)) this.expirations++;
+    else this.evictions++;
     this.#index.delete(this.#keys[slot]!);
     this.#unlink(slot);
     return slot;

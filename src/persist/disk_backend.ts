@@ -11,7 +11,7 @@
  * @module
  */
 import { BackupError, InvalidOptionError } from "../errors.ts";
-import { type Logger, resolveLogger } from "../logger.ts";
+import { checkLogger, type Logger } from "../logger.ts";
 import { defaultFileStore } from "../../runtimes/files.ts";
 import type { FileStore } from "../file_store.ts";
 import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
@@ -20,7 +20,7 @@ import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
 export interface DiskBackendOptions {
   /** File access; default: the running runtime's (Deno, Bun or Node file APIs). Tests inject a fake. */
   fileStore?: FileStore;
-  /** Where unusable snapshots and skipped entries are reported. Default `console`. */
+  /** Where unusable snapshots and skipped entries are reported. Default: the logger of the cache it serves. */
   logger?: Logger;
 }
 
@@ -75,7 +75,7 @@ export class DiskBackend {
   /** The snapshot file. */
   readonly path: string;
   readonly #files: FileStore;
-  readonly #logger: Logger;
+  readonly #logger: Logger | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -93,7 +93,7 @@ export class DiskBackend {
     if (typeof files?.read !== "function" || typeof files.writeAtomic !== "function") {
       throw new InvalidOptionError(WHAT, "fileStore", "a FileStore (read, writeAtomic)", files);
     }
-    const logger = resolveLogger(WHAT, options.logger);
+    const logger = checkLogger(WHAT, options.logger);
     this.path = path;
     this.#files = files;
     this.#logger = logger;
@@ -104,14 +104,15 @@ export class DiskBackend {
    * unusable one is logged and read as empty (and left untouched).
    *
    * @param now The reading cache's clock; TTLs shrink by the time since the save.
+   * @param logger The reading cache's logger, used when this backend has none of its own.
    * @returns Live entries, most recently used first.
    */
-  async load(now: number): Promise<BackupEntry[]> {
+  async load(now: number, logger?: Logger): Promise<BackupEntry[]> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.#files.read(this.path);
     } catch (error) {
-      this.#ignore(`cannot be read (${message(error)})`);
+      this.#ignore(`cannot be read (${message(error)})`, logger);
       return [];
     }
     if (bytes === undefined) return [];
@@ -119,7 +120,7 @@ export class DiskBackend {
     try {
       snapshot = decodeSnapshot(bytes);
     } catch (error) {
-      this.#ignore(`is not usable: ${message(error)}`);
+      this.#ignore(`is not usable: ${message(error)}`, logger);
       return [];
     }
     // A clock that went backwards (another machine, another origin) ages nothing.
@@ -139,6 +140,7 @@ export class DiskBackend {
    * @param entries `[key, value, ttlMs]`, most recently used first (`Infinity` for no TTL).
    * @param now The cache's clock, stored so that TTLs keep running while the process is down.
    * @param limit Most entries to write (the loading cache's `maxsize`). Default: all.
+   * @param logger The saving cache's logger, used when this backend has none of its own.
    * @returns What was written.
    * @throws {BackupError} (as a rejection) When the file cannot be written; the old snapshot is intact.
    */
@@ -146,6 +148,7 @@ export class DiskBackend {
     entries: Iterable<readonly [key: string, value: unknown, ttlMs: number]>,
     now: number,
     limit = Infinity,
+    logger?: Logger,
   ): Promise<SaveResult> {
     let encoded;
     try {
@@ -158,7 +161,7 @@ export class DiskBackend {
       );
     }
     if (encoded.skipped.length > 0) {
-      this.#logger.warn(
+      (this.#logger ?? logger ?? console).warn(
         `async-cache: ${encoded.skipped.length} entr${
           encoded.skipped.length === 1 ? "y" : "ies"
         } left out of the backup ${this.path}: the value cannot be encoded (first key: ${
@@ -190,8 +193,8 @@ export class DiskBackend {
     } while (seen !== this.#queue);
   }
 
-  #ignore(why: string): void {
-    this.#logger.warn(
+  #ignore(why: string, logger: Logger | undefined): void {
+    (this.#logger ?? logger ?? console).warn(
       `async-cache: the backup ${this.path} ${why}; starting with an empty cache (the file is kept until the next successful save)`,
     );
   }

@@ -1,16 +1,24 @@
 /**
  * The cache's view of its remote (L2) tier: a `RemoteCacheBackend` behind a
- * circuit breaker, with errors logged once per outage and never thrown.
+ * circuit breaker, under the cache's namespace, with errors logged and never
+ * thrown.
  *
  * Reads issued in the same tick are merged into one `getManyWithTtl` call
  * (one MGET on Redis), so 100 concurrent misses on different keys cost one
  * round trip. Writes start synchronously (so a later delete on the same
  * connection is ordered after them) and are tracked until `flush()`.
  *
+ * Failure policy: only an outage (cannot connect, timeout, protocol error)
+ * counts against the breaker. A reply error for one command (`OOM`,
+ * `WRONGTYPE`, `NOPERM`) or a value the backend refuses fails that operation
+ * only: counted, logged, and proof that the server is reachable. Every call
+ * the breaker admits settles it, whatever it throws.
+ *
  * @module
  */
-import type { Clock } from "../time.ts";
+import { RedisReplyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { Clock } from "../time.ts";
 import { type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "./remote_backend.ts";
 
@@ -24,6 +32,20 @@ export interface RemoteCounters {
   l2Writes: number;
 }
 
+/** An error that says nothing about the server being reachable. */
+function isCommandError(error: unknown): boolean {
+  return error instanceof RedisReplyError || (error as Error)?.name === "SerializationError";
+}
+
+/**
+ * How long an L1 copy of an L2 entry may live: the local TTL, but never
+ * longer than the entry has left in L2.
+ */
+export function l1TtlFor(local: number | undefined, remaining: number | undefined) {
+  if (remaining === undefined) return local;
+  return local === undefined ? remaining : Math.min(local, remaining);
+}
+
 /** See the module doc. */
 export class RemoteTier {
   readonly backend: RemoteCacheBackend;
@@ -34,6 +56,7 @@ export class RemoteTier {
   #queuedKeys: string[] = [];
   #queuedResolves: Resolve[] = [];
   #outageLogged = false;
+  #lastCommandError = "";
   counters: RemoteCounters = { l2Hits: 0, l2Misses: 0, l2Errors: 0, l2Writes: 0 };
 
   constructor(backend: RemoteCacheBackend, namespace: string, logger: Logger, clock: Clock) {
@@ -41,11 +64,17 @@ export class RemoteTier {
     this.#prefix = namespace === "" ? "" : `${namespace}:`;
     this.#logger = logger;
     this.#breaker = new CircuitBreaker(clock);
+    backend.adoptLogger(logger);
   }
 
   /** The breaker's state. */
   get state(): BreakerState {
     return this.#breaker.state;
+  }
+
+  /** Zeroes the counters. */
+  resetCounters(): void {
+    this.counters = { l2Hits: 0, l2Misses: 0, l2Errors: 0, l2Writes: 0 };
   }
 
   /** Looks one key up; merged with the other lookups of this tick. Never rejects. */
@@ -62,7 +91,7 @@ export class RemoteTier {
     if (!this.#breaker.allow()) return new Array(keys.length).fill(undefined);
     const full = this.#prefix === "" ? keys : keys.map((k) => this.#prefix + k);
     try {
-      const entries = await this.backend.getManyWithTtl(full);
+      const entries = await this.backend.getManyWithTtl(full, this.#logger);
       this.#succeeded();
       for (const entry of entries) {
         if (entry === undefined) this.counters.l2Misses++;
@@ -76,24 +105,29 @@ export class RemoteTier {
   }
 
   /**
-   * Starts writing `value` in the background. Throws synchronously only when
-   * the backend refuses the value itself (e.g. `SerializationError`).
+   * Starts writing `value` in the background. Throws synchronously when the
+   * backend refuses the value itself (e.g. `SerializationError`), whether the
+   * tier is in use or skipped by the breaker.
    */
   write(key: string, value: unknown, ttlMs: number | undefined): void {
-    if (!this.#breaker.allow()) return;
+    if (!this.#breaker.allow()) {
+      this.backend.checkValue(value);
+      return;
+    }
     const ttl = ttlMs === Infinity ? undefined : ttlMs;
-    const done = this.backend.set(this.#prefix + key, value, ttl).then(
+    let sent: Promise<void>;
+    try {
+      sent = this.backend.set(this.#prefix + key, value, ttl);
+    } catch (error) {
+      this.#breaker.release();
+      throw error;
+    }
+    const done = sent.then(
       () => {
         this.counters.l2Writes++;
         this.#succeeded();
       },
-      (error) => {
-        // A value the backend refuses is the caller's problem, not an outage.
-        if ((error as Error)?.name === "SerializationError") {
-          this.counters.l2Errors++;
-          this.#logger.error(`async-cache: cannot store key ${JSON.stringify(key)} in L2:`, error);
-        } else this.#failed("write", error);
-      },
+      (error) => this.#failed("write", error, key),
     ).finally(() => this.#pendingWrites.delete(done));
     this.#pendingWrites.add(done);
   }
@@ -104,14 +138,19 @@ export class RemoteTier {
       await this.backend.delete(this.#prefix + key);
       this.#succeeded();
     } catch (error) {
-      this.#failed("delete", error);
+      this.#failed("delete", error, key);
     }
   }
 
-  /** Clears the remote tier; failures are logged. */
+  /**
+   * Removes this cache's entries remotely: its namespace only
+   * (`deleteByPrefix`), or everything the backend owns for a cache with no
+   * namespace. Failures are logged.
+   */
   async clear(): Promise<void> {
     try {
-      await this.backend.clear();
+      if (this.#prefix === "") await this.backend.clear();
+      else await this.backend.deleteByPrefix(this.#prefix);
       this.#succeeded();
     } catch (error) {
       this.#failed("clear", error);
@@ -134,18 +173,29 @@ export class RemoteTier {
   }
 
   #succeeded(): void {
+    this.#lastCommandError = "";
     if (this.#breaker.success() && this.#outageLogged) {
       this.#outageLogged = false;
       this.#logger.warn("async-cache: remote cache is reachable again; using it");
     }
   }
 
-  #failed(op: string, error: unknown): void {
+  #failed(op: string, error: unknown, key?: string): void {
     this.counters.l2Errors++;
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (isCommandError(error)) {
+      // The server answered: it is up. Log each new kind of refusal once.
+      const what = key === undefined ? "" : ` of key ${JSON.stringify(key)}`;
+      if (message !== this.#lastCommandError) {
+        this.#logger.error(`async-cache: remote cache ${op}${what} refused (${message})`);
+      }
+      this.#succeeded();
+      this.#lastCommandError = message;
+      return;
+    }
     const first = this.#breaker.failure();
     if (first && !this.#outageLogged) {
       this.#outageLogged = true;
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.#logger.warn(
         `async-cache: remote cache ${op} failed (${message}); serving from L1 and loaders until it recovers`,
       );

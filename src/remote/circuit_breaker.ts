@@ -78,6 +78,15 @@ export class CircuitBreaker {
     return wasDown;
   }
 
+  /**
+   * Reports that an admitted call never reached the remote tier (it threw
+   * before sending, e.g. on a value it cannot encode): a probe is given back,
+   * so the next call may probe again. A no-op when not probing.
+   */
+  release(): void {
+    this.#probing = false;
+  }
+
   /** Reports a failed call; returns `true` when this is the first failure of an outage. */
   failure(): boolean {
     const first = this.#failures === 0 && this.#state === "closed";

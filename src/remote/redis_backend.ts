@@ -33,7 +33,8 @@ const MAX_PX = Number.MAX_SAFE_INTEGER;
  * const redis = new RedisBackend({ url: "redis://localhost:6379/0", prefix: "myapp:" });
  * const cache = new AsyncCache({ maxsize: 1000, defaultTtl: "300s", remoteCache: redis });
  * const user = await cache.get("user:1", { loader: () => ({ name: "Ada" }) });
- * await cache.close(); // flushes pending writes and closes the connection
+ * await cache.close(); // flushes pending writes; the cache never closes the backend
+ * await redis.close();  // its creator does
  * ```
  *
  * @example Validation happens at construction
@@ -49,7 +50,10 @@ export class RedisBackend extends RemoteCacheBackend {
   readonly client: RedisClient;
   /** The key prefix. */
   readonly prefix: string;
-  readonly #logger: Logger;
+  /** The logger given in the options. */
+  readonly #logger: Logger | undefined;
+  /** The first cache's logger (see `adoptLogger`). */
+  #adopted: Logger | undefined;
 
   /**
    * Connects lazily, on the first command.
@@ -62,6 +66,13 @@ export class RedisBackend extends RemoteCacheBackend {
     const o = resolveRedisOptions(options);
     this.prefix = o.prefix;
     this.#logger = o.logger;
+    // The client reports through whatever logger this backend has when it speaks.
+    const log = (): Logger => this.#logger ?? this.#adopted ?? console;
+    const clientLogger: Logger = {
+      warn: (message, ...details) => log().warn(message, ...details),
+      error: (message, ...details) => log().error(message, ...details),
+      debug: (message, ...details) => log().debug?.(message, ...details),
+    };
     this.client = new RedisClient({
       connect: o.transport ?? defaultConnect,
       host: o.host,
@@ -75,7 +86,7 @@ export class RedisBackend extends RemoteCacheBackend {
       parserLimits: o.parserLimits,
       connectTimeoutMs: o.connectTimeoutMs,
       socketTimeoutMs: o.socketTimeoutMs,
-      logger: o.logger,
+      logger: clientLogger,
     });
   }
 
@@ -92,6 +103,20 @@ export class RedisBackend extends RemoteCacheBackend {
    */
   set(key: string, value: unknown, ttlMs?: number): Promise<void> {
     return this.client.command(this.#setCommand(key, value, ttlMs)).then(ignore);
+  }
+
+  /** Reports through `logger` when no `logger` option was given (the first cache's wins). */
+  override adoptLogger(logger: Logger): void {
+    this.#adopted ??= logger;
+  }
+
+  /**
+   * Throws what `set` would throw for `value` (it encodes it), storing nothing.
+   *
+   * @throws {SerializationError} For a value the envelope cannot hold.
+   */
+  override checkValue(value: unknown): void {
+    encodeValue(value);
   }
 
   /** Removes `key` (`UNLINK`). */
@@ -115,7 +140,7 @@ export class RedisBackend extends RemoteCacheBackend {
    * @param subPrefix Appended to the backend's prefix; glob characters are matched literally.
    * @returns How many keys were deleted.
    */
-  async deleteByPrefix(subPrefix: string): Promise<number> {
+  override async deleteByPrefix(subPrefix: string): Promise<number> {
     const full = this.prefix + subPrefix;
     if (full === "") {
       throw new InvalidOptionError(
@@ -172,7 +197,10 @@ export class RedisBackend extends RemoteCacheBackend {
    * Values and remaining TTLs in one round trip: `MGET` pipelined with one
    * `PTTL` per key (all written in one tick, so one write on the socket).
    */
-  override async getManyWithTtl(keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
+  override async getManyWithTtl(
+    keys: readonly string[],
+    logger?: Logger,
+  ): Promise<(RemoteEntry | undefined)[]> {
     const n = keys.length;
     if (n === 0) return [];
     const full = keys.map((k) => this.prefix + k);
@@ -181,7 +209,7 @@ export class RedisBackend extends RemoteCacheBackend {
     const [replies, ...pttls] = await Promise.all([values, ...ttls]);
     const out: (RemoteEntry | undefined)[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const value = this.#decode(keys[i], replies[i]);
+      const value = this.#decode(keys[i], replies[i], logger);
       const pttl = pttls[i];
       // -2: the key expired between GET and PTTL; -1: no expiry.
       if (value === undefined || pttl === -2) out[i] = undefined;
@@ -211,10 +239,10 @@ export class RedisBackend extends RemoteCacheBackend {
     return reply;
   }
 
-  #decode(key: string, reply: Reply): unknown {
+  #decode(key: string, reply: Reply, logger?: Logger): unknown {
     if (reply === null) return undefined;
     if (!(reply instanceof Uint8Array)) {
-      this.#logger.warn(
+      (this.#logger ?? logger ?? this.#adopted ?? console).warn(
         `async-cache: Redis key ${JSON.stringify(key)} holds a non-string value; read as a miss`,
       );
       return undefined;
@@ -222,7 +250,7 @@ export class RedisBackend extends RemoteCacheBackend {
     try {
       return decodeValue(reply);
     } catch (error) {
-      this.#logger.warn(
+      (this.#logger ?? logger ?? this.#adopted ?? console).warn(
         `async-cache: Redis entry ${
           JSON.stringify(this.prefix + key)
         } is not a valid async-cache entry (${(error as Error).message}); read as a miss`,

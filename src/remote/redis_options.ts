@@ -6,7 +6,7 @@
  */
 import { type Duration, parseDuration } from "../time.ts";
 import { InvalidOptionError } from "../errors.ts";
-import { type Logger, resolveLogger } from "../logger.ts";
+import { checkLogger, type Logger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../transport.ts";
 import { type ParserLimits, RespParser } from "../resp/parser.ts";
 
@@ -54,7 +54,7 @@ export interface RedisBackendOptions {
   parserLimits?: ParserLimits;
   /** The byte-stream adapter; default: the running runtime's (Deno, Bun or Node sockets). Tests inject a fake. */
   transport?: Connect;
-  /** Where connection problems and corrupt entries are reported. Default `console`. */
+  /** Where connection problems and corrupt entries are reported. Default: the logger of the caches it serves (`console` before any). */
   logger?: Logger;
 }
 
@@ -73,7 +73,7 @@ export interface ResolvedRedisOptions {
   clientName: string | null;
   parserLimits: ParserLimits | undefined;
   transport: Connect | undefined;
-  logger: Logger;
+  logger: Logger | undefined;
 }
 
 const WHAT = "RedisBackend";
@@ -215,7 +215,7 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw new InvalidOptionError(WHAT, "transport", "a Connect function", o.transport);
   }
-  const logger = resolveLogger(WHAT, o.logger);
+  const logger = checkLogger(WHAT, o.logger);
   return {
     host,
     port,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Logger } from "../logger.ts";
 
 /** A value read from a remote tier, with how long it has left to live. */
 export interface RemoteEntry {
@@ -16,12 +17,17 @@ export interface RemoteEntry {
 /**
  * The base class of a shared cache tier. Implement the five abstract methods;
  * override `getMany`, `setMany` and `getManyWithTtl` when the store can do
- * them in one round trip.
+ * them in one round trip, and `deleteByPrefix` so that a cache's `clear()`
+ * can remove its own namespace.
  *
  * Contract: `get` resolves `undefined` on a miss and `null` for a stored
  * `null`. `set` should throw **synchronously** (e.g. a `SerializationError`)
  * for a value it cannot store, so the cache can report it to the caller of
- * `set` instead of logging a background failure.
+ * `set` instead of logging a background failure; `checkValue` throws the
+ * same error without storing (the cache uses it while the tier is skipped).
+ *
+ * Ownership: a cache never calls `close()` on a backend it was handed;
+ * whoever created the backend closes it, after the caches that use it.
  *
  * @example A backend over a Map (as a custom backend would be written)
  * ```ts
@@ -56,6 +62,36 @@ export abstract class RemoteCacheBackend {
   /** Releases connections. */
   abstract close(): Promise<void>;
 
+  /**
+   * Deletes every key that starts with `prefix`; a cache's `clear()` calls it
+   * with its namespace. The default rejects: a backend that cannot delete by
+   * prefix can only be cleared whole (by a cache with no namespace).
+   *
+   * @returns How many keys were deleted.
+   */
+  deleteByPrefix(prefix: string): Promise<number> {
+    return Promise.reject(
+      new TypeError(
+        `${this.constructor.name} cannot delete by prefix (${
+          JSON.stringify(prefix)
+        }): implement deleteByPrefix() to clear a cache with a namespace`,
+      ),
+    );
+  }
+
+  /**
+   * Throws (e.g. a `SerializationError`) when `set` would refuse `value`;
+   * stores nothing. The default accepts everything.
+   */
+  checkValue(_value: unknown): void {}
+
+  /**
+   * Tells the backend the logger of a cache that uses it. A backend given no
+   * logger of its own reports through the first one it is told of. The
+   * default ignores it.
+   */
+  adoptLogger(_logger: Logger): void {}
+
   /** The values of several keys, in order (`undefined` for each miss). */
   getMany(keys: readonly string[]): Promise<unknown[]> {
     return Promise.all(keys.map((key) => this.get(key)));
@@ -70,8 +106,14 @@ export abstract class RemoteCacheBackend {
    * Values with their remaining TTL, in order (`undefined` for each miss).
    * The cache uses this for reads so that an L1 copy never outlives its L2
    * entry; the default knows no TTL.
+   *
+   * @param keys The full keys.
+   * @param _logger The reading cache's logger, for problems with one entry (e.g. a corrupt value).
    */
-  async getManyWithTtl(keys: readonly string[]): Promise<(RemoteEntry | undefined)[]> {
+  async getManyWithTtl(
+    keys: readonly string[],
+    _logger?: Logger,
+  ): Promise<(RemoteEntry | undefined)[]> {
     const values = await this.getMany(keys);
     return values.map((value) => value === undefined ? undefined : { value });
   }

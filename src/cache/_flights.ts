@@ -1,0 +1,88 @@
+/**
+ * Load tracking (single-flight): at most one L2 lookup and one loader per key
+ * at a time. A `set`, `delete` or `clear` makes a flight stale (its result
+ * is then neither stored nor written back) and removes it, so the next miss
+ * starts afresh.
+ *
+ * A flight started without a loader (a plain `get(key)` with an L2 tier)
+ * adopts the loader of the first caller that joins it while its L2 lookup is
+ * running: a lookup without a loader never answers a caller that brought one.
+ *
+ * @module
+ */
+import type { AnyBatchLoader } from "./_batcher.ts";
+
+/** A loader of one key. */
+export type Loader<V> = () => V | undefined | Promise<V | undefined>;
+
+/** One key's lookup or load in progress. */
+export interface Flight<V> {
+  /** Settles with the key's value; set right after the flight is registered. */
+  promise: Promise<V | undefined>;
+  /** False once a set/delete/clear made this load's result stale. */
+  current: boolean;
+  /** True while the L2 lookup runs (a joiner may still bring the loader). */
+  lookingUp: boolean;
+  loader: Loader<V> | undefined;
+  batchLoader: AnyBatchLoader | undefined;
+  /** TTL for the loaded value, in ms. */
+  ttl: number | undefined;
+}
+
+/** The flights of one cache, by normalised key. */
+export class Flights<V> {
+  readonly #map = new Map<string, Flight<V>>();
+
+  /** The flight in progress for `key`, if any. */
+  get(key: string): Flight<V> | undefined {
+    return this.#map.get(key);
+  }
+
+  /** Registers a new flight for `key` (replacing none: call only when `get` found none). */
+  start(
+    key: string,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: number | undefined,
+  ): Flight<V> {
+    const flight: Flight<V> = {
+      promise: undefined as unknown as Promise<V | undefined>,
+      current: true,
+      lookingUp: false,
+      loader,
+      batchLoader,
+      ttl,
+    };
+    this.#map.set(key, flight);
+    return flight;
+  }
+
+  /** Unregisters `flight` if it is still the one for `key`. */
+  end(key: string, flight: Flight<V>): void {
+    if (this.#map.get(key) === flight) this.#map.delete(key);
+  }
+
+  /** Makes the flight for `key` stale and forgets it. */
+  invalidate(key: string): void {
+    const flight = this.#map.get(key);
+    if (flight !== undefined) {
+      flight.current = false;
+      this.#map.delete(key);
+    }
+  }
+
+  /** Makes every flight whose key starts with `prefix` stale ("" for all). */
+  invalidatePrefix(prefix: string): void {
+    for (const [key, flight] of this.#map) {
+      if (key.startsWith(prefix)) {
+        flight.current = false;
+        this.#map.delete(key);
+      }
+    }
+  }
+
+  /** Resolves when every flight in progress now has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#map.values()].map((f) => f.promise));
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * A cache's counters and the {@linkcode CacheMetrics} snapshot built from
+ * them. Counting is plain integer increments on fields, nothing else.
+ *
+ * @module
+ */
+import type { BreakerState } from "../remote/circuit_breaker.ts";
+import type { RemoteCounters } from "../remote/_remote_tier.ts";
+
+/** A snapshot of a cache's counters. */
+export interface CacheMetrics {
+  /** Reads answered from L1 or L2. */
+  hits: number;
+  /** Reads that found nothing in either tier (and went to a loader, if any). */
+  misses: number;
+  /**
+   * `hits / (hits + misses)`, 0 before any read. A read that joined a load
+   * already in flight (`coalesced`) is in neither count: the load it joined
+   * counted once, as a miss.
+   */
+  hitRate: number;
+  /** Live entries in L1 now (expired entries are not counted). */
+  size: number;
+  /** Reads answered from L1. */
+  l1Hits: number;
+  /** Reads answered from L2 (after an L1 miss). */
+  l2Hits: number;
+  /** L2 lookups that found nothing. */
+  l2Misses: number;
+  /** Failed L2 operations (logged, never thrown). */
+  l2Errors: number;
+  /** Successful background L2 writes. */
+  l2Writes: number;
+  /** Loader runs (a batch counts each key it loads). */
+  loads: number;
+  /** Loader runs that threw or rejected. */
+  loadErrors: number;
+  /** `batchLoader` calls. */
+  batches: number;
+  /** Reads that joined a load already in flight for the same key. */
+  coalesced: number;
+  /** Live L1 entries dropped to make room. */
+  evictions: number;
+  /** L1 entries dropped because their TTL had passed (on a read, or when pushed out). */
+  expirations: number;
+  /** The L2 circuit breaker: `"closed"` (in use), `"open"` (skipped), `"half-open"` (probing); `"none"` without L2. */
+  breaker: BreakerState | "none";
+}
+
+/** What the store reports. */
+export interface StoreCounts {
+  readonly size: number;
+  evictions: number;
+  expirations: number;
+}
+
+/** The counters an `AsyncCache` keeps itself (L2 counters live in the remote tier). */
+export class Counters {
+  l1Hits = 0;
+  misses = 0;
+  loads = 0;
+  loadErrors = 0;
+  batches = 0;
+  coalesced = 0;
+
+  /** Zeroes every counter. */
+  reset(): void {
+    this.l1Hits =
+      this.misses =
+      this.loads =
+      this.loadErrors =
+      this.batches =
+      this.coalesced =
+        0;
+  }
+
+  /** The snapshot, with the store's and the remote tier's counts. */
+  snapshot(
+    store: StoreCounts,
+    remote: RemoteCounters | undefined,
+    breaker: BreakerState | "none",
+  ): CacheMetrics {
+    const l2Hits = remote?.l2Hits ?? 0;
+    const hits = this.l1Hits + l2Hits;
+    const total = hits + this.misses;
+    return {
+      hits,
+      misses: this.misses,
+      hitRate: total === 0 ? 0 : hits / total,
+      size: store.size,
+      l1Hits: this.l1Hits,
+      l2Hits,
+      l2Misses: remote?.l2Misses ?? 0,
+      l2Errors: remote?.l2Errors ?? 0,
+      l2Writes: remote?.l2Writes ?? 0,
+      loads: this.loads,
+      loadErrors: this.loadErrors,
+      batches: this.batches,
+      coalesced: this.coalesced,
+      evictions: store.evictions,
+      expirations: store.expirations,
+      breaker,
+    };
+  }
+}

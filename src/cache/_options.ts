@@ -1,0 +1,144 @@
+/**
+ * Validation of cache options, shared by `AsyncCache` and the memoizers (so a
+ * bad option fails where it is written, with no throwaway cache).
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.ts";
+import { type Logger, resolveLogger } from "../logger.ts";
+import type { DiskBackend } from "../persist/disk_backend.ts";
+import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
+import {
+  type Clock,
+  type Duration,
+  parseDuration,
+  parseOptionalDuration,
+  systemClock,
+} from "../time.ts";
+
+/** The options every cache understands, before validation. */
+export interface CacheOptionsInput {
+  maxsize?: number;
+  defaultTtl?: Duration;
+  batchWindowMs?: number;
+  maxBatchSize?: number;
+  remoteCache?: RemoteCacheBackend;
+  namespace?: string;
+  logger?: Logger;
+  clock?: Clock;
+  backup?: DiskBackend;
+}
+
+/** The options after defaults and validation. */
+export interface CacheConfig {
+  maxsize: number;
+  defaultTtl: number | undefined;
+  batchWindowMs: number;
+  maxBatchSize: number;
+  remote: RemoteCacheBackend | undefined;
+  namespace: string;
+  logger: Logger;
+  clock: Clock;
+  backup: DiskBackend | undefined;
+}
+
+/**
+ * Validates a capacity option: an integer >= 0 (0 stores nothing), or `Infinity`.
+ *
+ * @throws {InvalidOptionError} Naming `what` and `maxsize`.
+ */
+export function checkMaxsize(what: string, maxsize: unknown): number {
+  if (!(maxsize === Infinity || (Number.isInteger(maxsize) && (maxsize as number) >= 0))) {
+    throw new InvalidOptionError(what, "maxsize", "an integer >= 0 or Infinity", maxsize);
+  }
+  return maxsize as number;
+}
+
+/**
+ * Applies defaults and checks every option.
+ *
+ * @throws {InvalidOptionError} Naming the first bad option.
+ */
+export function resolveCacheOptions(
+  what: string,
+  options: CacheOptionsInput,
+  defaultMaxsize = 128,
+): CacheConfig {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError(what, "options", "an object", options);
+  }
+  const maxsize = checkMaxsize(what, options.maxsize ?? defaultMaxsize);
+  const defaultTtl = parseOptionalDuration(options.defaultTtl, what, "defaultTtl");
+  const batchWindowMs = options.batchWindowMs ?? 5;
+  if (typeof batchWindowMs !== "number" || !(batchWindowMs >= 0 && batchWindowMs <= 60_000)) {
+    throw new InvalidOptionError(
+      what,
+      "batchWindowMs",
+      "a number of ms from 0 to 60000",
+      batchWindowMs,
+    );
+  }
+  const maxBatchSize = options.maxBatchSize ?? 100;
+  if (!(Number.isInteger(maxBatchSize) && maxBatchSize >= 1)) {
+    throw new InvalidOptionError(what, "maxBatchSize", "an integer >= 1", maxBatchSize);
+  }
+  const logger = resolveLogger(what, options.logger);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.now !== "function") {
+    throw new InvalidOptionError(what, "clock", "an object with now()", clock);
+  }
+  const remote = options.remoteCache;
+  if (remote !== undefined && typeof remote?.getManyWithTtl !== "function") {
+    throw new InvalidOptionError(what, "remoteCache", "a RemoteCacheBackend", remote);
+  }
+  const namespace = options.namespace ?? "";
+  if (typeof namespace !== "string") {
+    throw new InvalidOptionError(what, "namespace", "a string", namespace);
+  }
+  const backup = options.backup;
+  if (
+    backup !== undefined &&
+    (typeof backup?.load !== "function" || typeof backup.save !== "function")
+  ) {
+    throw new InvalidOptionError(what, "backup", "a DiskBackend", backup);
+  }
+  return {
+    maxsize,
+    defaultTtl,
+    batchWindowMs,
+    maxBatchSize,
+    remote,
+    namespace,
+    logger,
+    clock,
+    backup,
+  };
+}
+
+/** What one `get` may carry. */
+export interface GetOptionsInput {
+  loader?: unknown;
+  batchLoader?: unknown;
+  ttl?: Duration;
+}
+
+/**
+ * Checks a `get`'s options and returns its TTL (the cache's default when it
+ * gives none). Run on hits too, so a bad option never depends on the cache's
+ * contents.
+ *
+ * @throws {InvalidOptionError} Naming the bad option.
+ */
+export function checkGetOptions(
+  options: GetOptionsInput,
+  defaultTtl: number | undefined,
+): number | undefined {
+  const { loader, batchLoader, ttl } = options;
+  if (loader !== undefined && typeof loader !== "function") {
+    throw new InvalidOptionError("AsyncCache.get", "loader", "a function", loader);
+  }
+  if (batchLoader !== undefined && typeof batchLoader !== "function") {
+    throw new InvalidOptionError("AsyncCache.get", "batchLoader", "a function", batchLoader);
+  }
+  return ttl === undefined ? defaultTtl : parseDuration(ttl, "AsyncCache.get", "ttl");
+}
