@@ -50,6 +50,13 @@ export {
   RedisClientEvent,
   type RedisClientOptions,
 } from "./src/resp/client.ts";
+export {
+  RedisClusterClient,
+  type RedisClusterClientOptions,
+} from "./src/resp/cluster/cluster_client.ts";
+export type { NodeAddress } from "./src/resp/cluster/topology.ts";
+export { keySlot } from "./src/resp/cluster/crc16.ts";
+export { SentinelConnector, type SentinelOptions } from "./src/resp/sentinel.ts";
 export type { Command, CommandArg } from "./src/resp/encoder.ts";
 export { PushReply, type Reply } from "./src/resp/parser.ts";
 export type { Backoff } from "./src/resp/backoff.ts";
@@ -74,6 +81,7 @@ export {
   CacheClosedError,
   InvalidOptionError,
   RedisAuthError,
+  RedisClusterError,
   RedisConnectionError,
   RedisError,
   RedisProtocolError,

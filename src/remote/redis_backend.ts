@@ -11,6 +11,9 @@
 import { InvalidOptionError, RedisProtocolError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { RedisClient } from "../resp/client.ts";
+import { RedisClusterClient } from "../resp/cluster/cluster_client.ts";
+import type { SentinelConnector } from "../resp/sentinel.ts";
+import { scaledClient } from "./_scaled_client.ts";
 import type { Command } from "../resp/encoder.ts";
 import { type Reply, replyToString } from "../resp/parser.ts";
 import { defaultConnect } from "../../runtimes/mod.ts";
@@ -46,8 +49,10 @@ const MAX_PX = Number.MAX_SAFE_INTEGER;
  * ```
  */
 export class RedisBackend extends RemoteCacheBackend {
-  /** The RESP connection (for commands this class does not wrap). */
-  readonly client: RedisClient;
+  /** The RESP connection (for commands this class does not wrap): a cluster client with `cluster`. */
+  readonly client: RedisClient | RedisClusterClient;
+  /** With `sentinels`: follows the primary (closed with the client). */
+  readonly #sentinel: SentinelConnector | undefined;
   /** The key prefix. */
   readonly prefix: string;
   /** The logger given in the options. */
@@ -73,7 +78,11 @@ export class RedisBackend extends RemoteCacheBackend {
       error: (message, ...details) => log().error(message, ...details),
       debug: (message, ...details) => log().debug?.(message, ...details),
     };
-    this.client = new RedisClient({
+    const scaled = o.cluster || o.sentinel
+      ? scaledClient(o, o.transport ?? defaultConnect, clientLogger)
+      : undefined;
+    this.#sentinel = scaled?.sentinel;
+    this.client = scaled?.client ?? new RedisClient({
       connect: o.transport ?? defaultConnect,
       host: o.host,
       port: o.port,
@@ -151,10 +160,20 @@ export class RedisBackend extends RemoteCacheBackend {
       );
     }
     const match = escapeGlob(full) + "*";
+    let deleted = 0;
+    // SCAN walks one node's keys: in a cluster, every primary's.
+    const nodes = this.client instanceof RedisClusterClient
+      ? await this.client.primaries()
+      : [this.client];
+    for (const node of nodes) deleted += await this.#deleteMatching(node, match);
+    return deleted;
+  }
+
+  async #deleteMatching(node: RedisClient, match: string): Promise<number> {
     let cursor = "0";
     let deleted = 0;
     do {
-      const reply = await this.client.command([
+      const reply = await node.command([
         "SCAN",
         cursor,
         "MATCH",
@@ -175,8 +194,11 @@ export class RedisBackend extends RemoteCacheBackend {
     return deleted;
   }
 
-  /** Closes the connection. */
+  /** Closes the connection (every node's, and the sentinel subscription). */
   close(): Promise<void> {
+    if (this.#sentinel) {
+      return Promise.all([this.client.close(), this.#sentinel.close()]).then(ignore);
+    }
     return this.client.close();
   }
 
