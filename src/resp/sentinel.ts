@@ -289,7 +289,11 @@ export class SentinelConnector {
       },
     };
     // `live` is published (and `kill` reachable) only once `transport` is set.
-    const transport: Transport = await this.#base({ ...options, host: address.host, port: address.port }, {
+    const transport: Transport = await this.#base({
+      ...options,
+      host: address.host,
+      port: address.port,
+    }, {
       onData: (bytes) => {
         if (!dead) handlers.onData(bytes);
       },

@@ -146,10 +146,12 @@ export class RedisClusterClient extends EventTarget {
   #refreshing: Promise<void> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #lastRefresh = -Infinity;
-  #retired = new Set<RedisClient>();
+  /** Former primaries, closed when their timer fires (or on `close()`). */
+  #retired = new Map<RedisClient, ReturnType<typeof setTimeout>>();
   #closing: Promise<void> | undefined;
   /** The last discovery failure was logged (once per outage). */
   #warned = false;
+  #redirects = { moved: 0, ask: 0, tryAgain: 0 };
   /** Why the last discovery failed, while no topology is known. */
   #failure: RedisClusterError | undefined;
 
@@ -205,6 +207,11 @@ export class RedisClusterClient extends EventTarget {
   /** The protocol of the first primary's connection (3 after a successful `HELLO 3`). */
   get protocol(): 2 | 3 | undefined {
     return this.#primaries[0]?.protocol;
+  }
+
+  /** Redirects followed so far (`MOVED`, `ASK`, `TRYAGAIN`): a rising count means resharding or failover. */
+  get redirects(): { moved: number; ask: number; tryAgain: number } {
+    return { ...this.#redirects };
   }
 
   /** Commands written and awaiting a reply, on every node. */
@@ -300,7 +307,8 @@ export class RedisClusterClient extends EventTarget {
     if (this.#closing) return this.#closing;
     this.#status = "closed";
     clearTimeout(this.#refreshTimer);
-    const clients = [...this.#nodes.values(), ...this.#retired];
+    for (const timer of this.#retired.values()) clearTimeout(timer);
+    const clients = [...this.#nodes.values(), ...this.#retired.keys()];
     this.#nodes.clear();
     this.#retired.clear();
     this.#primaries = [];
@@ -443,6 +451,7 @@ export class RedisClusterClient extends EventTarget {
     }
     if (this.#status === "closed") throw error;
     if (code === "TRYAGAIN") {
+      this.#redirects.tryAgain++;
       return new Promise((resolve) => {
         const timer = setTimeout(resolve, TRYAGAIN_MS);
         unref(timer);
@@ -451,6 +460,8 @@ export class RedisClusterClient extends EventTarget {
     const redirect = parseRedirect(error.message, this.#addresses.get(client));
     if (redirect === undefined) throw error;
     const target = this.#node(redirect.address);
+    if (code === "ASK") this.#redirects.ask++;
+    else this.#redirects.moved++;
     if (code === "MOVED") {
       this.#slots[redirect.slot] = target;
       this.#scheduleRefresh();
@@ -564,12 +575,14 @@ export class RedisClusterClient extends EventTarget {
       if (primaries.includes(client)) continue;
       this.#nodes.delete(key);
       this.#addresses.delete(client);
-      this.#retired.add(client);
-      const timer = setTimeout(() => {
-        this.#retired.delete(client);
-        void client.close();
-      }, client.inflight > 0 ? RETIRE_MS : 0);
-      unref(timer);
+      this.#retired.set(
+        client,
+        setTimeout(() => {
+          this.#retired.delete(client);
+          void client.close();
+        }, client.inflight > 0 ? RETIRE_MS : 0),
+      );
+      unref(this.#retired.get(client));
     }
     this.#slots = slots;
     this.#primaries = primaries;
