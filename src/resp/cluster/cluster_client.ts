@@ -270,6 +270,8 @@ export class RedisClusterClient extends EventTarget {
       return rejected(new RedisConnectionError("RedisClusterClient is closed"));
     }
     if (this.#status !== "ready") {
+      // Refused at once, whether or not the cluster is reachable.
+      if (routeOf(args[0]) === Route.Refused) return this.#dispatch(args);
       const p = this.connect().then(() => this.#dispatch(args));
       p.catch(noop);
       return p;
