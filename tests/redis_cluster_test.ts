@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AsyncCache, keySlot, RedisBackend, RedisClusterClient } from "../mod.ts";
+import { AsyncCache, keySlot, RedisBackend, type RedisClusterClient } from "../mod.ts";
 import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
