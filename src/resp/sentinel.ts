@@ -58,12 +58,18 @@ export interface SentinelOptions {
 }
 
 const noop = (): void => {};
+/** How long one connection attempt waits for a failover in progress to complete. */
+const FAILOVER_WAIT_MS = 1000;
+const POLL_MS = 100;
 const MAX_TIMER = 2 ** 31 - 1;
 const nodeKey = (a: NodeAddress): string => `${a.host}:${a.port}`;
 
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
 }
+
+/** Sentinels answered, but with a node that is not (or no longer) a master. */
+class FailoverInProgress extends RedisConnectionError {}
 
 /** A connection handed to the client, which the connector can drop on a failover. */
 interface Live {
@@ -123,6 +129,8 @@ export class SentinelConnector {
   #subTimer: ReturnType<typeof setTimeout> | undefined;
   /** Which sentinel the subscriber uses next. */
   #subIndex = 0;
+  /** Connection attempts waiting for a failover to complete. */
+  #wakers = new Set<() => void>();
 
   /**
    * Creates the connector; nothing is opened until the client connects.
@@ -172,10 +180,37 @@ export class SentinelConnector {
   readonly connect: Connect = async (options, handlers) => {
     if (this.#closed) throw new RedisConnectionError("SentinelConnector is closed");
     this.#subscribe();
-    const address = await this.#resolve();
+    // During a failover the sentinels may still name the demoted primary: poll
+    // them briefly (woken by +switch-master) rather than fail and wait out a backoff.
+    const deadline = performance.now() + Math.min(FAILOVER_WAIT_MS, options.timeoutMs / 2);
+    let address: NodeAddress;
+    for (;;) {
+      try {
+        address = await this.#resolve();
+        break;
+      } catch (error) {
+        const left = deadline - performance.now();
+        if (!(error instanceof FailoverInProgress) || this.#closed || left <= 0) throw error;
+        await this.#switchOrTimeout(Math.min(POLL_MS, left));
+      }
+    }
     if (this.#closed) throw new RedisConnectionError("SentinelConnector is closed");
     return this.#open(address, options, handlers);
   };
+
+  /** Resolves on the next `+switch-master` for this set, or after `ms`. */
+  #switchOrTimeout(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      unref(timer);
+      this.#wakers.add(done);
+    });
+  }
 
   /**
    * Stops following failovers (closes the sentinel subscription). Close the
@@ -186,6 +221,7 @@ export class SentinelConnector {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#subTimer);
+    for (const wake of [...this.#wakers]) wake();
     const sub = this.#subscriber;
     this.#subscriber = undefined;
     if (sub) destroyQuietly(sub);
@@ -196,6 +232,7 @@ export class SentinelConnector {
   /** Asks each sentinel in turn; the first address that answers `ROLE` as a master wins. */
   async #resolve(): Promise<NodeAddress> {
     const failures: string[] = [];
+    let sawReplica = false;
     for (let i = 0; i < this.#sentinels.length; i++) {
       const sentinel = this.#sentinels[i];
       let address: NodeAddress;
@@ -210,14 +247,14 @@ export class SentinelConnector {
       try {
         const role = await this.#role(address);
         if (role === "master") return address;
+        sawReplica = true;
         failures.push(`${nodeKey(address)} (from sentinel ${nodeKey(sentinel)}) is a ${role}`);
       } catch (error) {
         failures.push(`${nodeKey(address)}: ${(error as Error).message}`);
       }
     }
-    throw new RedisConnectionError(
-      `No primary for "${this.#name}" from Sentinel (${failures.join("; ")})`,
-    );
+    const message = `No primary for "${this.#name}" from Sentinel (${failures.join("; ")})`;
+    throw sawReplica ? new FailoverInProgress(message) : new RedisConnectionError(message);
   }
 
   /** A short-lived client: one query, then closed. */
@@ -415,6 +452,7 @@ export class SentinelConnector {
     if (parts[0] !== this.#name || parts.length < 5) return;
     const address = { host: parts[3], port: Number(parts[4]) };
     if (!Number.isInteger(address.port)) return;
+    for (const wake of [...this.#wakers]) wake();
     this.#follow(address);
   }
 
