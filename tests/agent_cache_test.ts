@@ -375,8 +375,11 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
       assert.equal(keys.length, 1);
       assert.match(String(keys[0][1]), new RegExp(`^t:agent:"${resource}":g:"getPrice":$`));
       assert.deepEqual(keys[0].slice(3), ["PX", "600000"], "L2 keeps the entry for the full ttl");
-      // Another process invalidates in L2 only; this process's L1 copy expires after localTtl.
-      await redis.deleteByPrefix(`agent:"${resource}":`);
+      // Another process (its own connection, no tracking in the fake) deletes in L2 only:
+      // this process's L1 copy expires after localTtl.
+      const other = new RedisBackend({ transport: fake.connect, prefix: "t:" });
+      await other.deleteByPrefix(`agent:"${resource}":`);
+      await other.close();
       assert.equal(await a(), 1, "still the L1 copy");
       clock.advance(2001);
       assert.equal(await a(), 2, "re-read L2 (gone), ran the tool");

@@ -600,5 +600,10 @@ function mutatingTool(
 
 /** The metrics of a tool that caches nothing: all zero. */
 function NO_METRICS(): CacheMetrics {
-  return new Counters().snapshot({ size: 0, evictions: 0, expirations: 0 }, undefined, "none");
+  return new Counters().snapshot(
+    { size: 0, evictions: 0, expirations: 0 },
+    undefined,
+    "none",
+    "none",
+  );
 }
