@@ -298,22 +298,33 @@ const sampler = setInterval(() => {
 
 let probeSeq = 0;
 
-/** Whether a value just set through `cache` is in Redis, read on a fresh connection. */
+/**
+ * Whether a value just set through `cache` is in Redis: read by a fresh cache
+ * on a fresh connection (through the library's own read path, so the probe
+ * does not depend on how keys are laid out in Redis).
+ */
 async function l2InUse(cache: AsyncCache<Value>): Promise<boolean> {
   const key = `probe:${runtimeName}:${process.pid}:${probeSeq++}`;
   await cache.set(key, valueOf(key), { ttl: 60_000 });
   await cache.flush();
-  const probe = new RedisBackend({
+  const quiet = { warn: () => {}, error: () => {} };
+  const backend = new RedisBackend({
     ...backendOptions(cfg.probeUsername, cfg.probePassword),
     clientName: null,
-    logger: { warn: () => {}, error: () => {} },
+    logger: quiet,
+  });
+  const probe = new AsyncCache<Value>({
+    remoteCache: backend,
+    namespace: cfg.namespace,
+    logger: quiet,
   });
   try {
-    return isValueOf(key, await probe.get(`${cfg.namespace}:${key}`));
+    return isValueOf(key, await probe.get(key));
   } catch {
     return false;
   } finally {
     await probe.close().catch(() => {});
+    await backend.close().catch(() => {});
   }
 }
 
