@@ -5,7 +5,7 @@
  * a second process sharing a real Redis.
  */
 import { after, before, describe, test } from "node:test";
-import { repoRoot } from "./_helpers.ts";
+import { repoRoot, waitFor } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -391,6 +391,35 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
   });
 });
 
+describe("AgentCache: another process's invalidation (real Redis, RESP3 tracking)", {
+  skip: redisServerAvailable() ? false : SKIP_MESSAGE,
+}, () => {
+  test("is seen by this process's next call, with no localTtl", async () => {
+    await using server = await startRedisServer();
+    const prefix = "agent2:";
+    const redis = new RedisBackend({ host: "127.0.0.1", port: server.port, prefix });
+    const db = "db:cart:bea";
+    await redis.client.command(["SET", db, JSON.stringify(["fig"])]);
+    const getCart = AgentCache({ resource: "cart", scope: "user", ttl: "10m", remoteCache: redis })(
+      async function getCart(): Promise<string[]> {
+        const raw = await redis.client.command(["GET", db]);
+        return JSON.parse(new TextDecoder().decode(raw as Uint8Array));
+      },
+    );
+    try {
+      const read = () => withAgentContext({ userId: "bea" }, () => getCart());
+      assert.deepEqual(await read(), ["fig"]);
+      assert.deepEqual(await read(), ["fig"]); // an L1 hit, guarded by tracking
+      await runPeer([String(server.port), prefix, "bea", "invalidate"]);
+      await waitFor(async () => (await read()).length === 2, 2_000);
+      assert.deepEqual(await read(), ["fig", "plum"]);
+    } finally {
+      await getCart.close();
+      await redis.close();
+    }
+  });
+});
+
 function runPeer(args: string[]): Promise<{ cart: string[]; loaderRan: boolean }> {
   const root = repoRoot();
   const bin = join(root, "node_modules", ".bin", "deno");
@@ -459,8 +488,12 @@ describe("AgentCache with a real Redis shared by two processes", { skip }, () =>
       );
 
       await withAgentContext({ userId: "ada" }, () => addToCart("pear"));
-      const keys = await redis.client.command(["KEYS", `${prefix}agent:*`]);
-      assert.deepEqual(keys, [], "gone from Redis");
+      // O(1): one generation bumped, no key scanned; the old entry is a miss everywhere.
+      const generation = await redis.client.command([
+        "GET",
+        `${prefix}__ac:tag:agent:"cart":u"ada":`,
+      ]);
+      assert.equal(new TextDecoder().decode(generation as Uint8Array), "1");
       const second = await runPeer([port, prefix, "ada"]);
       assert.deepEqual(second, { cart: ["apple", "pear"], loaderRan: true });
       // And here: L1 was dropped too.

@@ -279,6 +279,11 @@ describe("issue 8: correctness", () => {
     await cache.set("k", "v");
     const [x, y] = [cache.close(), cache.close()];
     assert.equal(x, y);
+    await assert.rejects(
+      cache.get("k"),
+      CacheClosedError,
+      "a hit rejects as soon as close() starts",
+    );
     await x;
     await assert.rejects(cache.get("k"), CacheClosedError);
     await assert.rejects(cache.get("k", { loader: () => "v" }), CacheClosedError);

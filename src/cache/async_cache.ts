@@ -107,6 +107,8 @@ export interface WarmupOptions extends SetOptions {
 export interface CacheInternals<V> {
   readonly store: LruStore<V>;
   readonly counters: Counters;
+  /** Hits are answered only while `life.open`. */
+  readonly life: Lifecycle;
   /**
    * Puts the cache's L2 tier in `namespace` of `backend`, claimed for this
    * cache alone until it closes.
@@ -204,12 +206,14 @@ export class AsyncCache<V = unknown> {
         config.clock,
         config.logger,
         () => this.#life.open,
+        config.remote !== undefined,
       );
       this.ready = this.#backup.ready;
     }
     internals.set(this, {
       store: this.#store,
       counters: this.#counters,
+      life: this.#life,
       bindRemote: (what, backend, namespace) => {
         claimNamespace(what, backend, namespace, this);
         this.#claim = { backend, namespace };
@@ -274,7 +278,7 @@ export class AsyncCache<V = unknown> {
       }
     }
     const value = this.#store.get(k);
-    if (value !== undefined && options === undefined) {
+    if (value !== undefined && options === undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
@@ -607,7 +611,7 @@ export class AsyncCache<V = unknown> {
         return Promise.reject(error);
       }
     }
-    if (hit !== undefined) {
+    if (hit !== undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(hit);
     }
@@ -658,12 +662,20 @@ export class AsyncCache<V = unknown> {
   async #lookupThenLoad(original: CacheKey, k: string, flight: Flight<V>): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
-      const { entry, gens } = await this.#remote.lookup(k, flight.tags);
+      const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
       flight.lookingUp = false;
       flight.gens = gens;
+      // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
+      const held = this.#backup?.take(k);
       if (entry !== undefined) {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, entry, flight.ttl);
+      }
+      if (failed && held !== undefined && flight.current) {
+        this.#flights.end(k, flight);
+        this.#counters.l1Hits++;
+        this.#put(k, held[0], held[1], undefined);
+        return held[0];
       }
     }
     const { loader, batchLoader } = flight;

@@ -49,6 +49,8 @@ export interface TierEntry extends RemoteEntry {
 export interface Lookup {
   entries: (TierEntry | undefined)[];
   gens: Generations | undefined;
+  /** True when L2 could not answer (skipped by the breaker, or the read failed). */
+  failed?: boolean;
 }
 
 /** What the cache must drop after an invalidation. */
@@ -57,7 +59,15 @@ export type Dropped =
   | { kind: "keys"; keys: string[] }
   | { kind: "tags"; tags: string[] };
 
-type Resolve = (lookup: { entry: TierEntry | undefined; gens: Generations | undefined }) => void;
+/** One key's lookup. */
+export interface KeyLookup {
+  entry: TierEntry | undefined;
+  gens: Generations | undefined;
+  /** True when L2 could not answer. */
+  failed?: boolean;
+}
+
+type Resolve = (lookup: KeyLookup) => void;
 
 /** Counters the cache reports in its metrics. */
 export interface RemoteCounters {
@@ -184,7 +194,7 @@ export class RemoteTier {
   lookup(
     key: string,
     tags?: readonly string[],
-  ): Promise<{ entry: TierEntry | undefined; gens: Generations | undefined }> {
+  ): Promise<KeyLookup> {
     return new Promise((resolve) => {
       if (this.#queuedKeys.length === 0) queueMicrotask(() => this.#flushLookups());
       this.#queuedKeys.push(key);
@@ -200,7 +210,9 @@ export class RemoteTier {
    */
   async lookupMany(keys: readonly string[], tags?: readonly string[]): Promise<Lookup> {
     const n = keys.length;
-    if (!this.#breaker.allow()) return { entries: new Array(n).fill(undefined), gens: undefined };
+    if (!this.#breaker.allow()) {
+      return { entries: new Array(n).fill(undefined), gens: undefined, failed: true };
+    }
     const full = this.#prefix === "" ? keys : keys.map((k) => this.#prefix + k);
     const genKeys = this.#genKeys(tags);
     try {
@@ -222,7 +234,7 @@ export class RemoteTier {
       return { entries, gens };
     } catch (error) {
       this.#failed("read", error);
-      return { entries: new Array(n).fill(undefined), gens: undefined };
+      return { entries: new Array(n).fill(undefined), gens: undefined, failed: true };
     }
   }
 
@@ -405,8 +417,8 @@ export class RemoteTier {
     for (const list of tagLists) {
       if (list !== undefined) { for (const t of list) (tags ??= new Set()).add(t); }
     }
-    this.lookupMany(keys, tags && [...tags]).then(({ entries, gens }) => {
-      for (let i = 0; i < resolves.length; i++) resolves[i]({ entry: entries[i], gens });
+    this.lookupMany(keys, tags && [...tags]).then(({ entries, gens, failed }) => {
+      for (let i = 0; i < resolves.length; i++) resolves[i]({ entry: entries[i], gens, failed });
     });
   }
 
