@@ -37,7 +37,12 @@ export {
 } from "./src/cache/decorators.ts";
 export { type Clock, type Duration, parseDuration } from "./src/time.ts";
 export { canonicalKey, normalizeKey } from "./src/cache/keys.ts";
-export { RemoteCacheBackend, type RemoteEntry } from "./src/remote/remote_backend.ts";
+export {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+} from "./src/remote/remote_backend.ts";
 export { RedisBackend } from "./src/remote/redis_backend.ts";
 export type { RedisBackendOptions } from "./src/remote/redis_options.ts";
 export type { BreakerState } from "./src/remote/circuit_breaker.ts";

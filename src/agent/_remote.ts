@@ -8,7 +8,12 @@
  * @module
  */
 import type { Logger } from "../logger.ts";
-import { RemoteCacheBackend, type RemoteEntry } from "../remote/remote_backend.ts";
+import {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+} from "../remote/remote_backend.ts";
 
 /** A backend that can delete by key prefix (`RedisBackend` can). */
 export type PrefixDeletable = RemoteCacheBackend;
@@ -49,6 +54,21 @@ export class AgentRemote extends RemoteCacheBackend {
   }
   close(): Promise<void> {
     return Promise.resolve();
+  }
+  override onInvalidate(listener: InvalidationListener): () => void {
+    return this.#backend.onInvalidate(listener);
+  }
+  override onReady(listener: () => void): () => void {
+    return this.#backend.onReady(listener);
+  }
+  override get coherence(): CoherenceMode {
+    return this.#backend.coherence;
+  }
+  override getGenerations(keys: readonly string[]): Promise<number[]> {
+    return this.#backend.getGenerations(keys);
+  }
+  override bumpGenerations(keys: readonly string[]): Promise<void> {
+    return this.#backend.bumpGenerations(keys);
   }
   override getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#backend.getMany(keys);

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Generations } from "../remote/_generations.ts";
 import type { AnyBatchLoader } from "./_batcher.ts";
 
 /** A loader of one key. */
@@ -27,6 +28,10 @@ export interface Flight<V> {
   batchLoader: AnyBatchLoader | undefined;
   /** TTL for the loaded value, in ms. */
   ttl: number | undefined;
+  /** Tags of the loaded value. */
+  tags: readonly string[] | undefined;
+  /** The L2 generations its lookup saw: its write-back is stamped with them. */
+  gens: Generations | undefined;
 }
 
 /** The flights of one cache, by normalised key. */
@@ -44,6 +49,7 @@ export class Flights<V> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: number | undefined,
+    tags: readonly string[] | undefined,
   ): Flight<V> {
     const flight: Flight<V> = {
       promise: undefined as unknown as Promise<V | undefined>,
@@ -52,6 +58,8 @@ export class Flights<V> {
       loader,
       batchLoader,
       ttl,
+      tags,
+      gens: undefined,
     };
     this.#map.set(key, flight);
     return flight;
@@ -75,6 +83,16 @@ export class Flights<V> {
   invalidatePrefix(prefix: string): void {
     for (const [key, flight] of this.#map) {
       if (key.startsWith(prefix)) {
+        flight.current = false;
+        this.#map.delete(key);
+      }
+    }
+  }
+
+  /** Makes every flight that carries one of `tags` stale. */
+  invalidateTags(tags: ReadonlySet<string>): void {
+    for (const [key, flight] of this.#map) {
+      if (flight.tags?.some((t) => tags.has(t))) {
         flight.current = false;
         this.#map.delete(key);
       }

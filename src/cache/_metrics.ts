@@ -5,6 +5,7 @@
  * @module
  */
 import type { BreakerState } from "../remote/circuit_breaker.ts";
+import type { CoherenceMode } from "../remote/remote_backend.ts";
 import type { RemoteCounters } from "../remote/_remote_tier.ts";
 
 /** A snapshot of a cache's counters. */
@@ -43,6 +44,14 @@ export interface CacheMetrics {
   evictions: number;
   /** L1 entries dropped because their TTL had passed (on a read, or when pushed out). */
   expirations: number;
+  /** Invalidations applied to L1: keys, tags or everything changed in L2 (by anyone). */
+  invalidations: number;
+  /**
+   * How L1 copies of L2 entries are kept coherent: `"tracking"` (the backend
+   * reports changes, e.g. RESP3 `CLIENT TRACKING`), `"ttl"` (they live until
+   * their TTL), `"none"` without L2.
+   */
+  coherence: CoherenceMode | "none";
   /** The L2 circuit breaker: `"closed"` (in use), `"open"` (skipped), `"half-open"` (probing); `"none"` without L2. */
   breaker: BreakerState | "none";
 }
@@ -79,6 +88,7 @@ export class Counters {
     store: StoreCounts,
     remote: RemoteCounters | undefined,
     breaker: BreakerState | "none",
+    coherence: CoherenceMode | "none",
   ): CacheMetrics {
     const l2Hits = remote?.l2Hits ?? 0;
     const hits = this.l1Hits + l2Hits;
@@ -99,6 +109,8 @@ export class Counters {
       coalesced: this.coalesced,
       evictions: store.evictions,
       expirations: store.expirations,
+      invalidations: remote?.invalidations ?? 0,
+      coherence,
       breaker,
     };
   }

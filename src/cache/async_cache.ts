@@ -15,8 +15,8 @@
 import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
-import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
-import { l1TtlFor, RemoteTier } from "../remote/_remote_tier.ts";
+import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
+import { type Dropped, l1TtlFor, RemoteTier, type TierEntry } from "../remote/_remote_tier.ts";
 import { type Clock, type Duration, parseDuration } from "../time.ts";
 import { BackupLink } from "./_backup_link.ts";
 import {
@@ -85,12 +85,16 @@ export interface GetOptions<V> {
   batchLoader?: (keys: any[]) => unknown;
   /** TTL for a loaded value; default `defaultTtl`. */
   ttl?: Duration;
+  /** Tags of a loaded value: `invalidateTags` of any of them drops it, in every process. */
+  tags?: readonly string[];
 }
 
 /** Options for {@linkcode AsyncCache.set}. */
 export interface SetOptions {
   /** TTL for this entry; default `defaultTtl`. */
   ttl?: Duration;
+  /** Tags of this entry: `invalidateTags` of any of them drops it, in every process. */
+  tags?: readonly string[];
 }
 
 /** Options for {@linkcode AsyncCache.warmup}. */
@@ -103,6 +107,8 @@ export interface WarmupOptions extends SetOptions {
 export interface CacheInternals<V> {
   readonly store: LruStore<V>;
   readonly counters: Counters;
+  /** Hits are answered only while `life.open`. */
+  readonly life: Lifecycle;
   /**
    * Puts the cache's L2 tier in `namespace` of `backend`, claimed for this
    * cache alone until it closes.
@@ -161,6 +167,8 @@ export class AsyncCache<V = unknown> {
   readonly #counters = new Counters();
   readonly #life = new Lifecycle();
   readonly #backup: BackupLink<V> | undefined;
+  /** Tags of the tagged entries in L1 (pruned of entries L1 no longer holds). */
+  readonly #tagged = new Map<string, readonly string[]>();
 
   /**
    * Creates a cache; nothing is allocated per entry until entries arrive.
@@ -175,7 +183,13 @@ export class AsyncCache<V = unknown> {
     this.#logger = config.logger;
     this.#store = new LruStore<V>(config.maxsize, config.clock);
     if (config.remote !== undefined) {
-      this.#remote = new RemoteTier(config.remote, config.namespace, config.logger, config.clock);
+      this.#remote = new RemoteTier(
+        config.remote,
+        config.namespace,
+        config.logger,
+        config.clock,
+        (dropped) => this.#drop(dropped),
+      );
     }
     this.#batcher = new Batcher(
       config.batchWindowMs,
@@ -192,16 +206,24 @@ export class AsyncCache<V = unknown> {
         config.clock,
         config.logger,
         () => this.#life.open,
+        config.remote !== undefined,
       );
       this.ready = this.#backup.ready;
     }
     internals.set(this, {
       store: this.#store,
       counters: this.#counters,
+      life: this.#life,
       bindRemote: (what, backend, namespace) => {
         claimNamespace(what, backend, namespace, this);
         this.#claim = { backend, namespace };
-        this.#remote = new RemoteTier(backend, namespace, config.logger, config.clock);
+        this.#remote = new RemoteTier(
+          backend,
+          namespace,
+          config.logger,
+          config.clock,
+          (dropped) => this.#drop(dropped),
+        );
       },
       dropByPrefix: (prefix) => this.#dropByPrefix(prefix),
     } as CacheInternals<unknown>);
@@ -256,7 +278,7 @@ export class AsyncCache<V = unknown> {
       }
     }
     const value = this.#store.get(k);
-    if (value !== undefined && options === undefined) {
+    if (value !== undefined && options === undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
@@ -287,10 +309,13 @@ export class AsyncCache<V = unknown> {
       const ttl = options?.ttl === undefined
         ? this.#defaultTtl
         : parseDuration(options.ttl, "AsyncCache.set", "ttl");
-      this.#remote?.write(k, value, ttl); // first: a refused value must not reach L1
+      const tags = checkTags("AsyncCache.set", options?.tags);
+      // First: a refused value must not reach L1 (and the write announces
+      // itself to the other caches of this process, dropping their copies).
+      this.#remote?.write(k, value, ttl, tags);
       this.#backup?.touch(k);
       this.#flights.invalidate(k);
-      this.#store.set(k, value, ttl);
+      this.#put(k, value, ttl, tags);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -319,8 +344,38 @@ export class AsyncCache<V = unknown> {
     this.#backup?.touch(k);
     this.#flights.invalidate(k);
     const had = this.#store.delete(k);
+    this.#tagged.delete(k);
     await this.#remote?.delete(k);
     return had;
+  }
+
+  /**
+   * Drops every entry carrying any of `tags`, in L1 here and, through the
+   * L2 tier, in every process: each tag's generation is bumped in L2 (O(1)),
+   * so entries stamped with an older one are misses everywhere, including
+   * one written late by a slow loader elsewhere. Processes whose backend
+   * reports invalidations (RESP3 tracking) drop their L1 copies at once;
+   * others when their copies' TTL ends.
+   *
+   * @example
+   * ```ts
+   * import { AsyncCache } from "@async-cache/cache";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const cache = new AsyncCache<string>();
+   * await cache.set("user:1:profile", "Ada", { tags: ["user:1"] });
+   * await cache.set("user:1:cart", "apples", { tags: ["user:1"] });
+   * await cache.set("user:2:cart", "pears", { tags: ["user:2"] });
+   * await cache.invalidateTags(["user:1"]);
+   * assertEquals(await cache.get("user:1:cart"), undefined);
+   * assertEquals(await cache.get("user:2:cart"), "pears");
+   * ```
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    this.#life.check();
+    const list = checkTags("AsyncCache.invalidateTags", tags) ?? [];
+    this.#dropTags(list);
+    await this.#remote?.invalidateTags(list);
   }
 
   /**
@@ -343,6 +398,7 @@ export class AsyncCache<V = unknown> {
     this.#backup?.cleared();
     this.#flights.invalidatePrefix("");
     this.#store.clear();
+    this.#tagged.clear();
     this.#counters.reset();
     this.#store.evictions = this.#store.expirations = 0;
     this.#remote?.resetCounters();
@@ -381,7 +437,7 @@ export class AsyncCache<V = unknown> {
       this.#life.check();
     }
     this.#flights.invalidate(k);
-    const flight = this.#flights.start(k, options.loader, undefined, ttl);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined);
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
   }
@@ -496,7 +552,9 @@ export class AsyncCache<V = unknown> {
       this.#batcher.flushAll();
       await this.#flights.settled();
       await this.#remote?.flush();
+      this.#remote?.dispose();
       this.#store.clear();
+      this.#tagged.clear();
       if (this.#claim !== undefined) {
         releaseNamespace(this.#claim.backend, this.#claim.namespace, this);
       }
@@ -526,7 +584,12 @@ export class AsyncCache<V = unknown> {
    */
   getMetrics(): CacheMetrics {
     const remote = this.#remote;
-    return this.#counters.snapshot(this.#store, remote?.counters, remote?.state ?? "none");
+    return this.#counters.snapshot(
+      this.#store,
+      remote?.counters,
+      remote?.state ?? "none",
+      remote?.coherence ?? "none",
+    );
   }
 
   // ---- miss path -------------------------------------------------------
@@ -539,18 +602,20 @@ export class AsyncCache<V = unknown> {
     options: GetOptions<V> | undefined,
   ): Promise<V | undefined> {
     let ttl = this.#defaultTtl;
+    let tags: readonly string[] | undefined;
     if (options !== undefined) {
       try {
         ttl = checkGetOptions(options, ttl);
+        tags = checkTags("AsyncCache.get", options.tags);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    if (hit !== undefined) {
+    if (hit !== undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(hit);
     }
-    return this.#miss(original, k, options?.loader, options?.batchLoader, ttl);
+    return this.#miss(original, k, options?.loader, options?.batchLoader, ttl, tags);
   }
 
   #miss(
@@ -559,13 +624,14 @@ export class AsyncCache<V = unknown> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: number | undefined,
+    tags?: readonly string[],
   ): Promise<V | undefined> {
     if (!this.#life.open) return Promise.reject(new CacheClosedError());
     const loading = this.#backup?.loading;
     if (loading !== undefined) {
       return loading.then(() => {
         const value = this.#store.get(k);
-        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl);
+        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl, tags);
         this.#counters.l1Hits++;
         return value;
       });
@@ -578,6 +644,7 @@ export class AsyncCache<V = unknown> {
         pending.loader = loader;
         pending.batchLoader = batchLoader;
         pending.ttl = ttl;
+        pending.tags = tags;
       }
       return pending.promise;
     }
@@ -585,7 +652,7 @@ export class AsyncCache<V = unknown> {
       this.#counters.misses++;
       return Promise.resolve(undefined);
     }
-    const flight = this.#flights.start(k, loader, batchLoader, ttl);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags);
     flight.promise = batchLoader !== undefined
       ? this.#batched(original, k, flight, batchLoader, false)
       : this.#lookupThenLoad(original, k, flight);
@@ -595,11 +662,20 @@ export class AsyncCache<V = unknown> {
   async #lookupThenLoad(original: CacheKey, k: string, flight: Flight<V>): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
-      const entry = await this.#remote.lookup(k);
+      const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
       flight.lookingUp = false;
+      flight.gens = gens;
+      // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
+      const held = this.#backup?.take(k);
       if (entry !== undefined) {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, entry, flight.ttl);
+      }
+      if (failed && held !== undefined && flight.current) {
+        this.#flights.end(k, flight);
+        this.#counters.l1Hits++;
+        this.#put(k, held[0], held[1], undefined);
+        return held[0];
       }
     }
     const { loader, batchLoader } = flight;
@@ -649,7 +725,12 @@ export class AsyncCache<V = unknown> {
     if (remote !== undefined) {
       const toLook = slots.filter((slot) => !slot.looked);
       misses = slots.filter((slot) => slot.looked);
-      const entries = toLook.length === 0 ? [] : await remote.lookupMany(toLook.map((s) => s.key));
+      const { entries, gens } = toLook.length === 0
+        ? { entries: [], gens: undefined }
+        : await remote.lookupMany(toLook.map((s) => s.key), batchTags(toLook));
+      for (const slot of slots) {
+        for (const waiter of slot.waiters) (waiter.flight as Flight<V>).gens ??= gens;
+      }
       for (let i = 0; i < toLook.length; i++) {
         const slot = toLook[i];
         const entry = entries[i];
@@ -708,22 +789,69 @@ export class AsyncCache<V = unknown> {
   }
 
   /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
-  #fill(k: string, flight: Flight<V>, entry: RemoteEntry, ttl: number | undefined): V {
+  #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: number | undefined): V {
     const value = entry.value as V;
     if (flight.current && value !== undefined && this.#life.state !== "closed") {
-      this.#store.set(k, value, l1TtlFor(ttl, entry.ttlMs));
+      this.#put(k, value, l1TtlFor(ttl, entry.ttlMs), entry.tags);
     }
     return value;
   }
 
-  /** Stores a loaded value in both tiers, unless a set/delete/clear made it stale. */
+  /**
+   * Stores a loaded value in both tiers, unless a set/delete/clear or an
+   * invalidation made it stale. L2 first: the write announces itself to the
+   * other caches of this process, and must not drop this fresh L1 copy.
+   */
   #keep(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
     if (value === undefined || !flight.current || this.#life.state === "closed") return;
-    this.#store.set(k, value, ttl);
     try {
-      this.#remote?.write(k, value, ttl);
+      this.#remote?.write(k, value, ttl, flight.tags, flight.gens);
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
+    }
+    this.#put(k, value, ttl, flight.tags);
+  }
+
+  /** Sets an L1 entry and its tags. */
+  #put(k: string, value: V, ttl: number | undefined, tags: readonly string[] | undefined): void {
+    this.#store.set(k, value, ttl);
+    if (tags !== undefined && tags.length > 0) {
+      this.#tagged.set(k, tags);
+      if (this.#tagged.size > 2 * Math.min(this.#config.maxsize, 1e6) + 1024) this.#pruneTags();
+    } else if (this.#tagged.size > 0) this.#tagged.delete(k);
+  }
+
+  #pruneTags(): void {
+    for (const k of this.#tagged.keys()) {
+      if (this.#store.peek(k) === undefined) this.#tagged.delete(k);
+    }
+  }
+
+  /** Applies an invalidation reported by the L2 tier. */
+  #drop(dropped: Dropped): void {
+    if (dropped.kind === "all") {
+      this.#flights.invalidatePrefix("");
+      this.#store.clear();
+      this.#tagged.clear();
+    } else if (dropped.kind === "keys") {
+      for (const k of dropped.keys) {
+        this.#flights.invalidate(k);
+        this.#store.delete(k);
+        this.#tagged.delete(k);
+      }
+    } else {
+      this.#dropTags(dropped.tags);
+    }
+  }
+
+  #dropTags(tags: readonly string[]): void {
+    const set = new Set(tags);
+    this.#flights.invalidateTags(set);
+    for (const [k, entryTags] of this.#tagged) {
+      if (entryTags.some((t) => set.has(t))) {
+        this.#store.delete(k);
+        this.#tagged.delete(k);
+      }
     }
   }
 
@@ -734,4 +862,25 @@ export class AsyncCache<V = unknown> {
     for (const k of doomed) this.#store.delete(k);
     return doomed.length;
   }
+}
+
+/** Validates a `tags` option: an array of non-empty strings. */
+function checkTags(what: string, tags: unknown): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string" && t !== "")) {
+    throw new InvalidOptionError(what, "tags", "an array of non-empty strings", tags);
+  }
+  return tags;
+}
+
+/** The tags of a batch's keys, for one lookup of their generations. */
+function batchTags(slots: BatchSlot[]): string[] | undefined {
+  let tags: Set<string> | undefined;
+  for (const slot of slots) {
+    for (const waiter of slot.waiters) {
+      const list = (waiter.flight as Flight<unknown>).tags;
+      if (list !== undefined) { for (const t of list) (tags ??= new Set()).add(t); }
+    }
+  }
+  return tags && [...tags];
 }

@@ -200,7 +200,7 @@ function memoize(
       maxsize: options.maxsize ?? defaultMaxsize,
       remoteCache: undefined,
     });
-    const { store, counters, bindRemote } = cacheInternals(cache);
+    const { store, counters, life, bindRemote } = cacheInternals(cache);
     let bind: ((namespace: string) => void) | undefined;
     if (remote !== undefined) {
       bind = (namespace: string) => {
@@ -227,7 +227,7 @@ function memoize(
         return Promise.reject(error);
       }
       const hit = store.get(key);
-      if (hit !== undefined) {
+      if (hit !== undefined && life.open) {
         counters.l1Hits++;
         return Promise.resolve(hit);
       }

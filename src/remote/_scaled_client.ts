@@ -11,6 +11,7 @@ import { RedisClient } from "../resp/client.ts";
 import { RedisClusterClient } from "../resp/cluster/cluster_client.ts";
 import { SentinelConnector } from "../resp/sentinel.ts";
 import type { ResolvedRedisOptions } from "./redis_options.ts";
+import type { PushReply } from "../resp/parser.ts";
 
 /** What the backend holds: the client, and the connector to close with it. */
 export interface ScaledClient {
@@ -24,12 +25,14 @@ export interface ScaledClient {
  * @param o Resolved options with `cluster` or `sentinel` set.
  * @param connect The transport.
  * @param logger Where the connections report.
+ * @param coherence `tracking` and `onPush` for the Sentinel client (a cluster client does not track yet).
  * @returns The client (and the sentinel connector, if any).
  */
 export function scaledClient(
   o: ResolvedRedisOptions,
   connect: Connect,
   logger: Logger,
+  coherence: { tracking?: readonly string[]; onPush?: (push: PushReply) => void } = {},
 ): ScaledClient {
   const common = {
     tls: o.tls,
@@ -67,6 +70,12 @@ export function scaledClient(
     logger,
   });
   // host/port only name the connection in messages: the connector picks the address.
-  const client = new RedisClient({ ...common, connect: sentinel.connect, host: s.name, db: o.db });
+  const client = new RedisClient({
+    ...common,
+    ...coherence,
+    connect: sentinel.connect,
+    host: s.name,
+    db: o.db,
+  });
   return { client, sentinel };
 }

@@ -15,10 +15,16 @@ import { RedisClusterClient } from "../resp/cluster/cluster_client.ts";
 import type { SentinelConnector } from "../resp/sentinel.ts";
 import { scaledClient } from "./_scaled_client.ts";
 import type { Command } from "../resp/encoder.ts";
-import { type Reply, replyToString } from "../resp/parser.ts";
+import { type PushReply, type Reply, replyToString } from "../resp/parser.ts";
 import { defaultConnect } from "../../runtimes/mod.ts";
 import { type RedisBackendOptions, resolveRedisOptions } from "./redis_options.ts";
-import { RemoteCacheBackend, type RemoteEntry } from "./remote_backend.ts";
+import {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+} from "./remote_backend.ts";
+import { Invalidations } from "./_invalidations.ts";
 import { decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
@@ -59,6 +65,9 @@ export class RedisBackend extends RemoteCacheBackend {
   readonly #logger: Logger | undefined;
   /** The first cache's logger (see `adoptLogger`). */
   #adopted: Logger | undefined;
+  readonly #invalidations: Invalidations;
+  /** Whether tracking was asked for (it may still be refused by the server). */
+  readonly #tracking: boolean;
 
   /**
    * Connects lazily, on the first command.
@@ -78,11 +87,19 @@ export class RedisBackend extends RemoteCacheBackend {
       error: (message, ...details) => log().error(message, ...details),
       debug: (message, ...details) => log().debug?.(message, ...details),
     };
+    const invalidations = new Invalidations(o.prefix, o.healthCheckIntervalMs);
+    this.#invalidations = invalidations;
+    // A cluster client does not track (yet): see docs/CLUSTER.md.
+    this.#tracking = o.tracking && o.cluster === undefined;
+    const tracking = o.tracking ? ["NOLOOP"] : undefined;
+    const onPush = (push: PushReply) => invalidations.onPush(push);
     const scaled = o.cluster || o.sentinel
-      ? scaledClient(o, o.transport ?? defaultConnect, clientLogger)
+      ? scaledClient(o, o.transport ?? defaultConnect, clientLogger, { tracking, onPush })
       : undefined;
     this.#sentinel = scaled?.sentinel;
     this.client = scaled?.client ?? new RedisClient({
+      tracking,
+      onPush,
       connect: o.transport ?? defaultConnect,
       host: o.host,
       port: o.port,
@@ -97,6 +114,48 @@ export class RedisBackend extends RemoteCacheBackend {
       socketTimeoutMs: o.socketTimeoutMs,
       logger: clientLogger,
     });
+    invalidations.attach(this.client);
+  }
+
+  /**
+   * Invalidations of this backend's keys: pushed by Redis (RESP3 tracking:
+   * anyone's write, delete, expiry, eviction, flush), announced at once for
+   * writes through this backend, and `null` when a lost connection may have
+   * hidden some.
+   */
+  override onInvalidate(listener: InvalidationListener): () => void {
+    return this.#invalidations.listen(listener);
+  }
+
+  /** Called each time the connection becomes ready (after a reconnect too). */
+  override onReady(listener: () => void): () => void {
+    return this.#invalidations.listenReady(listener);
+  }
+
+  /** `"tracking"` while Redis pushes invalidations on the current connection, else `"ttl"`. */
+  override get coherence(): CoherenceMode {
+    return this.#invalidations.active ? "tracking" : "ttl";
+  }
+
+  /** Invalidations received from Redis so far. */
+  get invalidationsReceived(): number {
+    return this.#invalidations.received;
+  }
+
+  /** Generation counters (`MGET`; a missing counter is 0). */
+  override async getGenerations(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const replies = await this.#mget(keys.map((k) => this.prefix + k));
+    return replies.map((r) => {
+      const n = Number(replyToString(r) ?? 0);
+      return Number.isSafeInteger(n) ? n : 0;
+    });
+  }
+
+  /** Bumps generation counters (`INCR`, pipelined), announcing them to this process at once. */
+  override async bumpGenerations(keys: readonly string[]): Promise<void> {
+    this.#invalidations.emit(keys);
+    await Promise.all(keys.map((k) => this.client.command(["INCR", this.prefix + k])));
   }
 
   /** The value under `key`, or `undefined` (a corrupt entry is logged and read as a miss). */
@@ -111,7 +170,16 @@ export class RedisBackend extends RemoteCacheBackend {
    * @throws {SerializationError} For a value the envelope cannot hold.
    */
   set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    return this.client.command(this.#setCommand(key, value, ttlMs)).then(ignore);
+    const command = this.#setCommand(key, value, ttlMs);
+    this.#invalidations.emit([key]);
+    const done = this.client.command(command).then(ignore);
+    // Tracking follows reads, and a write ends it (for every client, even
+    // with NOLOOP): a read of the key right after the write, in the same
+    // pipeline, makes Redis tell this connection when anyone changes it next.
+    if (this.#tracking && (this.client.status !== "ready" || this.client.tracking)) {
+      this.client.command(["PTTL", this.prefix + key]).catch(ignore);
+    }
+    return done;
   }
 
   /** Reports through `logger` when no `logger` option was given (the first cache's wins). */
@@ -130,6 +198,7 @@ export class RedisBackend extends RemoteCacheBackend {
 
   /** Removes `key` (`UNLINK`). */
   async delete(key: string): Promise<void> {
+    this.#invalidations.emit([key]);
     await this.client.command(["UNLINK", this.prefix + key]);
   }
 
@@ -187,6 +256,10 @@ export class RedisBackend extends RemoteCacheBackend {
       cursor = replyToString(reply[0]) ?? "0";
       const keys = reply[1] as Reply[];
       if (keys.length > 0) {
+        const prefixLength = this.prefix.length;
+        this.#invalidations.emit(
+          keys.map((k) => (replyToString(k) ?? "").slice(prefixLength)),
+        );
         const n = await this.client.command(["UNLINK", ...(keys as Uint8Array[])]);
         deleted += typeof n === "number" ? n : 0;
       }
@@ -196,6 +269,7 @@ export class RedisBackend extends RemoteCacheBackend {
 
   /** Closes the connection (every node's, and the sentinel subscription). */
   close(): Promise<void> {
+    this.#invalidations.close();
     if (this.#sentinel) {
       return Promise.all([this.client.close(), this.#sentinel.close()]).then(ignore);
     }
@@ -212,12 +286,19 @@ export class RedisBackend extends RemoteCacheBackend {
   /** Pipelined `SET`s: one write, one round trip. */
   override async setMany(entries: readonly (readonly [string, unknown, number?])[]): Promise<void> {
     const commands = entries.map(([key, value, ttlMs]) => this.#setCommand(key, value, ttlMs));
-    await Promise.all(commands.map((c) => this.client.command(c)));
+    this.#invalidations.emit(entries.map(([key]) => key));
+    const done = Promise.all(commands.map((c) => this.client.command(c)));
+    if (this.#tracking && (this.client.status !== "ready" || this.client.tracking)) {
+      for (const [key] of entries) this.client.command(["PTTL", this.prefix + key]).catch(ignore);
+    }
+    await done;
   }
 
   /**
    * Values and remaining TTLs in one round trip: `MGET` pipelined with one
    * `PTTL` per key (all written in one tick, so one write on the socket).
+   * While tracking is on, only the `MGET`: an expiry in Redis then arrives
+   * as an invalidation, so the remaining TTL is not needed.
    */
   override async getManyWithTtl(
     keys: readonly string[],
@@ -227,6 +308,15 @@ export class RedisBackend extends RemoteCacheBackend {
     if (n === 0) return [];
     const full = keys.map((k) => this.prefix + k);
     const values = this.#mget(full);
+    if (this.#invalidations.active) {
+      const replies = await values;
+      const out: (RemoteEntry | undefined)[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const value = this.#decode(keys[i], replies[i], logger);
+        out[i] = value === undefined ? undefined : { value };
+      }
+      return out;
+    }
     const ttls = full.map((k) => this.client.command(["PTTL", k]));
     const [replies, ...pttls] = await Promise.all([values, ...ttls]);
     const out: (RemoteEntry | undefined)[] = new Array(n);

@@ -52,6 +52,20 @@ export interface RedisBackendOptions {
    * 1,000,000, 64 and 64 KiB.
    */
   parserLimits?: ParserLimits;
+  /**
+   * Server-assisted invalidation (RESP3 `CLIENT TRACKING ON NOLOOP`): when
+   * any client changes a key this process holds in L1, the copy is dropped
+   * before its next read. Needs RESP3 and `+client|tracking` in an ACL;
+   * without either, L1 copies live until their TTL (logged once).
+   * Default `true`.
+   */
+  tracking?: boolean;
+  /**
+   * While tracking is on, a `PING` this often proves the connection alive
+   * (a half-open socket then times out and its L1 copies are dropped).
+   * Default `"1s"`.
+   */
+  healthCheckInterval?: Duration;
   /** The byte-stream adapter; default: the running runtime's (Deno, Bun or Node sockets). Tests inject a fake. */
   transport?: Connect;
   /** Where connection problems and corrupt entries are reported. Default: the logger of the caches it serves (`console` before any). */
@@ -98,6 +112,8 @@ export interface ResolvedRedisOptions {
   parserLimits: ParserLimits | undefined;
   transport: Connect | undefined;
   logger: Logger | undefined;
+  tracking: boolean;
+  healthCheckIntervalMs: number;
   cluster: { nodes: NodeAddressOption[]; maxRedirects: number | undefined } | undefined;
   sentinel:
     | {
@@ -249,6 +265,10 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     throw new InvalidOptionError(WHAT, "transport", "a Connect function", o.transport);
   }
   const logger = checkLogger(WHAT, o.logger);
+  const tracking = o.tracking ?? true;
+  if (typeof tracking !== "boolean") {
+    throw new InvalidOptionError(WHAT, "tracking", "a boolean", tracking);
+  }
   const { cluster, sentinel } = checkTopology(o, defined, db);
   return {
     host,
@@ -265,6 +285,12 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     parserLimits,
     transport: o.transport,
     logger,
+    tracking,
+    healthCheckIntervalMs: parseDuration(
+      o.healthCheckInterval ?? "1s",
+      WHAT,
+      "healthCheckInterval",
+    ),
     cluster,
     sentinel,
   };

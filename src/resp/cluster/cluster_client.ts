@@ -214,6 +214,14 @@ export class RedisClusterClient extends EventTarget {
     return { ...this.#redirects };
   }
 
+  /**
+   * Always `false`: the cluster client does not turn `CLIENT TRACKING` on
+   * (yet), so a cache over it keeps L1 coherent by TTL only.
+   */
+  get tracking(): boolean {
+    return false;
+  }
+
   /** Commands written and awaiting a reply, on every node. */
   get inflight(): number {
     let n = 0;
@@ -480,6 +488,10 @@ export class RedisClusterClient extends EventTarget {
     if (client === undefined) {
       client = new RedisClient({ ...this.#nodeOptions, host: address.host, port: address.port });
       client.addEventListener("reconnecting", () => this.#scheduleRefresh());
+      // A node's connection (re)made: the backend's breaker may close again.
+      client.addEventListener("ready", () => {
+        if (this.#status === "ready") this.dispatchEvent(new RedisClientEvent("ready"));
+      });
       this.#nodes.set(key, client);
       this.#addresses.set(client, address);
     }
