@@ -328,6 +328,7 @@ export class RemoteTier {
     const done = sent.then(
       () => {
         this.counters.l2Writes++;
+        this.#lastCommandError = ""; // a write went through: the next refusal is news
         this.#succeeded();
       },
       (error) => this.#failed("write", error, key),
@@ -423,7 +424,6 @@ export class RemoteTier {
   }
 
   #succeeded(): void {
-    this.#lastCommandError = "";
     if (this.#breaker.success() && this.#outageLogged) {
       this.#outageLogged = false;
       this.#logger.warn("async-cache: remote cache is reachable again; using it");
