@@ -42,6 +42,7 @@ export {
   type InvalidationListener,
   RemoteCacheBackend,
   type RemoteEntry,
+  type RemoteSetOptions,
 } from "./src/remote/remote_backend.ts";
 export { RedisBackend } from "./src/remote/redis_backend.ts";
 export type { RedisBackendOptions } from "./src/remote/redis_options.ts";

@@ -331,6 +331,17 @@ function checks(results: RuntimeResult[]): Check[] {
         "ioredis Cluster's throughput",
       );
     }
+    const stale = t("stale_reads");
+    for (const row of stale?.rows ?? []) {
+      const r = row as Row & { stale_reads?: number; window_ms?: number };
+      if (r.stale_reads === undefined) continue;
+      out.push({
+        runtime: rt,
+        target: `0 stale reads (window ${r.window_ms} ms), ${r.name.split(":")[0]}`,
+        measured: `${r.stale_reads} of ${r.name.split(" of ")[1] ?? "?"}`,
+        met: r.stale_reads === 0,
+      });
+    }
     const mem = t("memory");
     const a = find(mem, "async-cache AsyncCache");
     const b = find(mem, "lru-cache");

@@ -375,7 +375,11 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
       const keys = fake.commands.filter((c) => c[0] === "SET");
       assert.equal(keys.length, 1);
       assert.match(String(keys[0][1]), new RegExp(`^t:agent:"${resource}":g:"getPrice":$`));
-      assert.deepEqual(keys[0].slice(3), ["PX", "600000"], "L2 keeps the entry for the full ttl");
+      assert.deepEqual(
+        keys[0].slice(3),
+        ["PX", "600000", "NX"],
+        "L2 keeps the entry for the full ttl",
+      );
       // Another process (its own connection, no tracking in the fake) deletes in L2 only:
       // this process's L1 copy expires after localTtl.
       const other = new RedisBackend({ transport: fake.connect, prefix: "t:" });

@@ -26,10 +26,6 @@ const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
 const W_MS = 5;
 const KEYS = 8;
 const LOOPS = 4;
-/** Set to `false` once the reconnect races are fixed in src/remote (issue 10). */
-const KILL_TODO: string | false =
-  "stale reads after a reconnect: L1 copies loaded while disconnected are never tracked, and a write-back queued while connecting lands after a newer write";
-
 interface Outcome {
   reads: number;
   stale: number;
@@ -145,11 +141,9 @@ describe("stale reads across instances (real Redis, RESP3 tracking)", { skip }, 
     assert.equal(r.stale, 0, `${r.stale} stale of ${r.reads} reads: ${r.examples.join("; ")}`);
   });
 
-  // todo until RedisBackend drops what it filled while reconnecting and stops
-  // sending write-backs queued then (reproductions in docs/CONSISTENCY_MEASUREMENTS.md).
-  test("none either while every connection is killed every 250 ms (1 s)", {
-    todo: KILL_TODO,
-  }, async () => {
+  // A reconnect drops what was filled while no connection tracked it, and a
+  // loader's value is written back only after an L2 miss, and only if absent.
+  test("none either while every connection is killed every 250 ms (1 s)", async () => {
     const r = await check(server.port, 1_000, 250);
     assert.ok(r.reads > 1_000 && r.kills >= 9, JSON.stringify(r));
     assert.equal(r.stale, 0, `${r.stale} stale of ${r.reads} reads: ${r.examples.join("; ")}`);

@@ -13,6 +13,7 @@ import {
   type InvalidationListener,
   RemoteCacheBackend,
   type RemoteEntry,
+  type RemoteSetOptions,
 } from "../remote/remote_backend.ts";
 
 /** A backend that can delete by key prefix (`RedisBackend` can). */
@@ -34,8 +35,8 @@ export class AgentRemote extends RemoteCacheBackend {
   get(key: string): Promise<unknown> {
     return this.#backend.get(key);
   }
-  set(key: string, value: unknown): Promise<void> {
-    return this.#backend.set(key, value, this.#ttlMs);
+  set(key: string, value: unknown, _ttlMs?: number, options?: RemoteSetOptions): Promise<void> {
+    return this.#backend.set(key, value, this.#ttlMs, options);
   }
   delete(key: string): Promise<void> {
     return this.#backend.delete(key);

@@ -32,6 +32,13 @@ export interface Flight<V> {
   tags: readonly string[] | undefined;
   /** The L2 generations its lookup saw: its write-back is stamped with them. */
   gens: Generations | undefined;
+  /**
+   * How its value reaches L2: `"absent"` (a loader's write-back after an L2
+   * miss: only if L2 still holds nothing), `"force"` (`refresh`), or
+   * `"none"` (L2 could not be asked: a write now might land after a newer
+   * one, and nothing would track the key).
+   */
+  writeBack: "absent" | "force" | "none";
 }
 
 /** The flights of one cache, by normalised key. */
@@ -60,6 +67,7 @@ export class Flights<V> {
       ttl,
       tags,
       gens: undefined,
+      writeBack: "absent",
     };
     this.#map.set(key, flight);
     return flight;

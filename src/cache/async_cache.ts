@@ -438,6 +438,7 @@ export class AsyncCache<V = unknown> {
     }
     this.#flights.invalidate(k);
     const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined);
+    flight.writeBack = "force";
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
   }
@@ -665,6 +666,7 @@ export class AsyncCache<V = unknown> {
       const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
       flight.lookingUp = false;
       flight.gens = gens;
+      if (failed) flight.writeBack = "none";
       // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
       const held = this.#backup?.take(k);
       if (entry !== undefined) {
@@ -725,11 +727,15 @@ export class AsyncCache<V = unknown> {
     if (remote !== undefined) {
       const toLook = slots.filter((slot) => !slot.looked);
       misses = slots.filter((slot) => slot.looked);
-      const { entries, gens } = toLook.length === 0
-        ? { entries: [], gens: undefined }
+      const { entries, gens, failed } = toLook.length === 0
+        ? { entries: [], gens: undefined, failed: false }
         : await remote.lookupMany(toLook.map((s) => s.key), batchTags(toLook));
-      for (const slot of slots) {
-        for (const waiter of slot.waiters) (waiter.flight as Flight<V>).gens ??= gens;
+      for (const slot of toLook) {
+        for (const waiter of slot.waiters) {
+          const flight = waiter.flight as Flight<V>;
+          flight.gens ??= gens;
+          if (failed) flight.writeBack = "none";
+        }
       }
       for (let i = 0; i < toLook.length; i++) {
         const slot = toLook[i];
@@ -805,10 +811,16 @@ export class AsyncCache<V = unknown> {
   #keep(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
     if (value === undefined || !flight.current || this.#life.state === "closed") return;
     try {
-      this.#remote?.write(k, value, ttl, flight.tags, flight.gens);
+      if (flight.writeBack !== "none") {
+        const ifAbsent = flight.writeBack === "absent";
+        this.#remote?.write(k, value, ttl, flight.tags, flight.gens, ifAbsent);
+      }
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
     }
+    // Loaded while L2 could not be asked: early in an outage of a coherent
+    // backend nothing would tell this copy it changed, so it is served, not kept.
+    if (flight.writeBack === "none" && this.#remote?.keepsUnguarded() === false) return;
     this.#put(k, value, ttl, flight.tags);
   }
 

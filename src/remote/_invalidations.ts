@@ -46,7 +46,12 @@ export class Invalidations {
   /** Follows `client`'s connection: ready, lost, closed. */
   attach(client: TrackedClient): void {
     this.#client = client;
+    let connected = false;
     client.addEventListener("ready", () => {
+      // Entries filled while no connection was tracking (from loaders, during
+      // the outage) are guarded by nothing: a reconnect that tracks drops them.
+      if (connected && client.tracking) this.emit(null);
+      connected = true;
       this.#guarding = client.tracking;
       if (this.#guarding) this.#startHealthCheck();
       for (const listener of this.#readyListeners) listener();

@@ -29,7 +29,23 @@ import { RedisReplyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Clock } from "../time.ts";
 import { type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
-import type { CoherenceMode, RemoteCacheBackend, RemoteEntry } from "./remote_backend.ts";
+import type {
+  CoherenceMode,
+  RemoteCacheBackend,
+  RemoteEntry,
+  RemoteSetOptions,
+} from "./remote_backend.ts";
+
+const IF_ABSENT: RemoteSetOptions = { ifAbsent: true };
+
+/**
+ * How long into an outage a coherent tier still refuses to let loaded
+ * values into L1: a value loaded while the connection is being remade is
+ * tracked by nothing, and another instance may overwrite it meanwhile. A
+ * blip (a killed connection, a failover) is over well within this; past it
+ * the outage is real, and L1 serves again so loaders are not hammered.
+ */
+export const UNGUARDED_HOLD_MS = 1000;
 import {
   type Generations,
   isCurrent,
@@ -103,6 +119,11 @@ export class RemoteTier {
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #breaker: CircuitBreaker;
+  readonly #clock: Clock;
+  /** Whether the backend has reported invalidations (so unguarded L1 copies matter). */
+  #wasCoherent = false;
+  /** When the current outage began (undefined while L2 answers). */
+  #outageStart: number | undefined;
   readonly #pendingWrites = new Set<Promise<void>>();
   /** The namespace's generation counter key (none without a namespace). */
   readonly #nsKey: string | undefined;
@@ -131,6 +152,7 @@ export class RemoteTier {
     this.#nsKey = namespace === "" ? undefined : namespaceKey(namespace);
     this.#logger = logger;
     this.#breaker = new CircuitBreaker(clock);
+    this.#clock = clock;
     backend.adoptLogger(logger);
     this.#unsubscribe = [
       backend.onInvalidate((keys) => {
@@ -226,6 +248,7 @@ export class RemoteTier {
         this.#seen.set(genKeys[i], values[i]);
       }
       const entries = await this.#checkStamps(full, raw, gens);
+      if (this.backend.coherence === "tracking") this.#wasCoherent = true;
       this.#succeeded();
       for (const entry of entries) {
         if (entry === undefined) this.counters.l2Misses++;
@@ -294,6 +317,8 @@ export class RemoteTier {
    * @param tags The entry's tags.
    * @param gens The generations its value was loaded under (from its lookup);
    * without them, the current ones are fetched first.
+   * @param ifAbsent Only if L2 holds nothing there (a loader's write-back:
+   * a newer write that landed meanwhile wins).
    */
   write(
     key: string,
@@ -301,7 +326,9 @@ export class RemoteTier {
     ttlMs: number | undefined,
     tags?: readonly string[],
     gens?: Generations,
+    ifAbsent = false,
   ): void {
+    const options = ifAbsent ? IF_ABSENT : undefined;
     const stamped = this.#nsKey !== undefined || (tags !== undefined && tags.length > 0);
     if (!this.#breaker.allow()) {
       this.backend.checkValue(value);
@@ -310,7 +337,7 @@ export class RemoteTier {
     const ttl = ttlMs === Infinity ? undefined : ttlMs;
     let sent: Promise<void>;
     try {
-      if (!stamped) sent = this.backend.set(this.#prefix + key, value, ttl);
+      if (!stamped) sent = this.backend.set(this.#prefix + key, value, ttl, options);
       else {
         this.backend.checkValue(value);
         const full = this.#prefix + key;
@@ -318,8 +345,8 @@ export class RemoteTier {
         const needed = this.#genKeys(tagList);
         const known = gens ?? this.#seen;
         sent = needed.every((k) => known.has(k))
-          ? this.backend.set(full, stamp(value, this.#nsKey, tagList, known), ttl)
-          : this.#fetchThenSet(full, value, ttl, tagList);
+          ? this.backend.set(full, stamp(value, this.#nsKey, tagList, known), ttl, options)
+          : this.#fetchThenSet(full, value, ttl, tagList, options);
       }
     } catch (error) {
       this.#breaker.release();
@@ -328,6 +355,7 @@ export class RemoteTier {
     const done = sent.then(
       () => {
         this.counters.l2Writes++;
+        this.#lastCommandError = ""; // a write went through: the next refusal is news
         this.#succeeded();
       },
       (error) => this.#failed("write", error, key),
@@ -388,12 +416,13 @@ export class RemoteTier {
     value: unknown,
     ttl: number | undefined,
     tags: readonly string[],
+    options: RemoteSetOptions | undefined,
   ): Promise<void> {
     const keys = this.#genKeys(tags);
     const values = await this.backend.getGenerations(keys);
     const gens: Generations = new Map(keys.map((k, i) => [k, values[i]]));
     for (const [k, n] of gens) this.#seen.set(k, n);
-    await this.backend.set(full, stamp(value, this.#nsKey, tags, gens), ttl);
+    await this.backend.set(full, stamp(value, this.#nsKey, tags, gens), ttl, options);
   }
 
   #track(work: Promise<void>): void {
@@ -422,8 +451,18 @@ export class RemoteTier {
     });
   }
 
+  /**
+   * Whether a value loaded after a failed lookup may go into L1: not early
+   * in an outage of a coherent backend (see {@linkcode UNGUARDED_HOLD_MS}).
+   */
+  keepsUnguarded(): boolean {
+    if (!this.#wasCoherent) return true;
+    const start = this.#outageStart;
+    return start !== undefined && this.#clock.now() - start >= UNGUARDED_HOLD_MS;
+  }
+
   #succeeded(): void {
-    this.#lastCommandError = "";
+    this.#outageStart = undefined;
     if (this.#breaker.success() && this.#outageLogged) {
       this.#outageLogged = false;
       this.#logger.warn("async-cache: remote cache is reachable again; using it");
@@ -443,6 +482,7 @@ export class RemoteTier {
       this.#lastCommandError = message;
       return;
     }
+    this.#outageStart ??= this.#clock.now();
     const first = this.#breaker.failure();
     if (first && !this.#outageLogged) {
       this.#outageLogged = true;

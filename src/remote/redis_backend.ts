@@ -23,6 +23,7 @@ import {
   type InvalidationListener,
   RemoteCacheBackend,
   type RemoteEntry,
+  type RemoteSetOptions,
 } from "./remote_backend.ts";
 import { Invalidations } from "./_invalidations.ts";
 import { decodeValue } from "../codec/decode.ts";
@@ -169,8 +170,9 @@ export class RedisBackend extends RemoteCacheBackend {
    *
    * @throws {SerializationError} For a value the envelope cannot hold.
    */
-  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    const command = this.#setCommand(key, value, ttlMs);
+  set(key: string, value: unknown, ttlMs?: number, options?: RemoteSetOptions): Promise<void> {
+    const set = this.#setCommand(key, value, ttlMs);
+    const command: Command = options?.ifAbsent ? [...set, "NX"] : set;
     this.#invalidations.emit([key]);
     const done = this.client.command(command).then(ignore);
     // Tracking follows reads, and a write ends it (for every client, even
@@ -362,6 +364,8 @@ export class RedisBackend extends RemoteCacheBackend {
     try {
       return decodeValue(reply);
     } catch (error) {
+      // Read repair: removed, so a loader's write-back (SET NX) can replace it.
+      this.client.command(["UNLINK", this.prefix + key]).catch(ignore);
       (this.#logger ?? logger ?? this.#adopted ?? console).warn(
         `async-cache: Redis entry ${
           JSON.stringify(this.prefix + key)

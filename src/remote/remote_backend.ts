@@ -21,6 +21,12 @@ export interface RemoteEntry {
  */
 export type InvalidationListener = (keys: readonly string[] | null) => void;
 
+/** Options of {@linkcode RemoteCacheBackend.set}. */
+export interface RemoteSetOptions {
+  /** Store only if the key holds nothing (Redis `SET NX`). */
+  ifAbsent?: boolean;
+}
+
 /** How a backend keeps caches' L1 copies coherent: invalidations it reports, or TTLs only. */
 export type CoherenceMode = "tracking" | "ttl";
 
@@ -63,8 +69,18 @@ export type CoherenceMode = "tracking" | "ttl";
 export abstract class RemoteCacheBackend {
   /** The value stored under `key`, or `undefined` when there is none. */
   abstract get(key: string): Promise<unknown>;
-  /** Stores `value` under `key`, expiring after `ttlMs` milliseconds when given. */
-  abstract set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /**
+   * Stores `value` under `key`, expiring after `ttlMs` milliseconds when
+   * given. With `ifAbsent`, only when the key holds nothing (the cache asks
+   * this for a loader's write-back, so a newer write is never overwritten);
+   * a backend that cannot do that atomically may ignore it.
+   */
+  abstract set(
+    key: string,
+    value: unknown,
+    ttlMs?: number,
+    options?: RemoteSetOptions,
+  ): Promise<void>;
   /** Removes `key`. */
   abstract delete(key: string): Promise<void>;
   /** Removes every entry this backend owns (and nothing else). */
