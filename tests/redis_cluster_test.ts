@@ -81,6 +81,26 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     assert.equal(await other.deleteByPrefix(""), 300);
   });
 
+  test("coherence: every primary tracks; a write on A drops B's L1 copy, whatever the slot", async () => {
+    const [ra, rb] = [backend({ prefix: "coh:" }), backend({ prefix: "coh:" })];
+    const a = new AsyncCache<string>({ remoteCache: ra, logger: new RecordingLogger() });
+    const b = new AsyncCache<string>({ remoteCache: rb, logger: new RecordingLogger() });
+    try {
+      const keys = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]; // several slots
+      for (const k of keys) await a.set(k, "v1");
+      await a.flush();
+      for (const k of keys) assert.equal(await b.get(k), "v1");
+      assert.equal(b.getMetrics().coherence, "tracking");
+      for (const k of keys) await a.set(k, "v2");
+      await a.flush();
+      for (const k of keys) await waitFor(async () => (await b.get(k)) === "v2", 3_000);
+      assert.ok(b.getMetrics().invalidations >= keys.length);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test("a slot migrated during load: ASK, then MOVED, and no command fails", async () => {
     const b = backend({ prefix: "mig:" });
     const client = clusterClient(b);

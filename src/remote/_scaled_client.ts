@@ -25,7 +25,7 @@ export interface ScaledClient {
  * @param o Resolved options with `cluster` or `sentinel` set.
  * @param connect The transport.
  * @param logger Where the connections report.
- * @param coherence `tracking` and `onPush` for the Sentinel client (a cluster client does not track yet).
+ * @param coherence `tracking` and `onPush` for every connection that serves keys.
  * @returns The client (and the sentinel connector, if any).
  */
 export function scaledClient(
@@ -48,6 +48,7 @@ export function scaledClient(
     return {
       client: new RedisClusterClient({
         ...common,
+        ...coherence,
         connect,
         nodes: o.cluster.nodes,
         maxRedirects: o.cluster.maxRedirects,

@@ -90,8 +90,7 @@ export class RedisBackend extends RemoteCacheBackend {
     };
     const invalidations = new Invalidations(o.prefix, o.healthCheckIntervalMs);
     this.#invalidations = invalidations;
-    // A cluster client does not track (yet): see the README, "Redis Cluster and Sentinel".
-    this.#tracking = o.tracking && o.cluster === undefined;
+    this.#tracking = o.tracking;
     const tracking = o.tracking ? ["NOLOOP"] : undefined;
     const onPush = (push: PushReply) => invalidations.onPush(push);
     const scaled = o.cluster || o.sentinel

@@ -37,7 +37,7 @@ import { type ClusterTopology, fetchTopology, type NodeAddress } from "./topolog
 
 /** Options of {@linkcode RedisClusterClient}. */
 export interface RedisClusterClientOptions
-  extends Omit<RedisClientOptions, "host" | "port" | "path" | "db" | "onPush"> {
+  extends Omit<RedisClientOptions, "host" | "port" | "path" | "db"> {
   /** Seed nodes: one reachable node is enough to discover the rest. */
   nodes: readonly NodeAddress[];
   /** Redirects (`MOVED`, `ASK`, `TRYAGAIN`) one command may follow. Default 5. */
@@ -215,11 +215,12 @@ export class RedisClusterClient extends EventTarget {
   }
 
   /**
-   * Always `false`: the cluster client does not turn `CLIENT TRACKING` on
-   * (yet), so a cache over it keeps L1 coherent by TTL only.
+   * Whether every primary's connection has `CLIENT TRACKING` on (with the
+   * `tracking` option: each node pushes the invalidations of its own keys).
    */
   get tracking(): boolean {
-    return false;
+    const primaries = this.#primaries;
+    return primaries.length > 0 && primaries.every((c) => c.tracking);
   }
 
   /** Commands written and awaiting a reply, on every node. */
@@ -487,7 +488,12 @@ export class RedisClusterClient extends EventTarget {
     let client = this.#nodes.get(key);
     if (client === undefined) {
       client = new RedisClient({ ...this.#nodeOptions, host: address.host, port: address.port });
-      client.addEventListener("reconnecting", () => this.#scheduleRefresh());
+      client.addEventListener("reconnecting", (event) => {
+        this.#scheduleRefresh();
+        // A node's connection lost: what it tracked may have changed unseen.
+        const { error, delayMs, attempt } = event as RedisClientEvent;
+        this.dispatchEvent(new RedisClientEvent("reconnecting", { error, delayMs, attempt }));
+      });
       // A node's connection (re)made: the backend's breaker may close again.
       client.addEventListener("ready", () => {
         if (this.#status === "ready") this.dispatchEvent(new RedisClientEvent("ready"));
