@@ -11,9 +11,14 @@
  * @module
  */
 import type { AnyBatchLoader } from "./_batcher.ts";
+import type { NoCache, ServePlan, TtlSpec } from "./_serve.ts";
+import type { LoaderContext } from "./_timeouts.ts";
 
-/** A loader of one key. */
-export type Loader<V> = () => V | undefined | Promise<V | undefined>;
+/** What a loader may return: a value, `undefined` (nothing), or `noCache(value)`. */
+export type LoaderResult<V> = V | NoCache<V> | undefined;
+
+/** A loader of one key (it may ignore its argument). */
+export type Loader<V> = (context: LoaderContext) => LoaderResult<V> | Promise<LoaderResult<V>>;
 
 /** One key's lookup or load in progress. */
 export interface Flight<V> {
@@ -25,8 +30,10 @@ export interface Flight<V> {
   lookingUp: boolean;
   loader: Loader<V> | undefined;
   batchLoader: AnyBatchLoader | undefined;
-  /** TTL for the loaded value, in ms. */
-  ttl: number | undefined;
+  /** TTL for the loaded value: ms, or a function of the value. */
+  ttl: TtlSpec;
+  /** The serving plan (timeouts, stale keep time) of the get that started it. */
+  plan: ServePlan | undefined;
 }
 
 /** The flights of one cache, by normalised key. */
@@ -43,7 +50,8 @@ export class Flights<V> {
     key: string,
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
-    ttl: number | undefined,
+    ttl: TtlSpec,
+    plan?: ServePlan,
   ): Flight<V> {
     const flight: Flight<V> = {
       promise: undefined as unknown as Promise<V | undefined>,
@@ -52,6 +60,7 @@ export class Flights<V> {
       loader,
       batchLoader,
       ttl,
+      plan,
     };
     this.#map.set(key, flight);
     return flight;

@@ -8,11 +8,15 @@
  * modules of one concern each: load tracking (`_flights.ts`), batching
  * (`_batcher.ts`), the L2 tier and its fill (`../remote/_remote_tier.ts`),
  * the disk snapshot (`_backup_link.ts`), counters (`_metrics.ts`),
- * lifecycle (`_lifecycle.ts`) and option checks (`_options.ts`).
+ * lifecycle (`_lifecycle.ts`) and option checks (`_options.ts`). Serving
+ * through trouble (stale-while-revalidate, grace, timeouts, early refresh,
+ * lease) hooks in on the miss path only (`_serve.ts`, `_timeouts.ts`,
+ * `_lease.ts`); events (`_events.ts`) cost nothing until someone listens.
  *
  * @module
  */
 import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
+import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
@@ -28,6 +32,22 @@ import {
   resolveSlot,
 } from "./_batcher.ts";
 import { type Flight, Flights, type Loader } from "./_flights.ts";
+import { type CacheEventName, type CacheListener, Events } from "./_events.ts";
+import { awaitLeasedValue } from "./_lease.ts";
+import {
+  type CacheServingOptions,
+  hasServingOptions,
+  isNoCache,
+  NO_PLAN,
+  NO_STORE,
+  planOf,
+  type ServePlan,
+  type ServingOptions,
+  ttlFor,
+  type TtlFunction,
+  type TtlSpec,
+} from "./_serve.ts";
+import { Cancellations, raceSoft, SOFT_TIMEOUT, withHardTimeout } from "./_timeouts.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 import { type CacheMetrics, Counters } from "./_metrics.ts";
 import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
@@ -36,12 +56,22 @@ import { normalizeKey } from "./keys.ts";
 import { LruStore } from "./lru_store.ts";
 
 export type { CacheMetrics } from "./_metrics.ts";
+export type { CacheEventName, CacheEvents, CacheListener } from "./_events.ts";
+export type { LoaderContext } from "./_timeouts.ts";
+export type { LoaderResult } from "./_flights.ts";
+export type {
+  CacheServingOptions,
+  LeaseOptions,
+  NoCache,
+  ServingOptions,
+  TtlFunction,
+} from "./_serve.ts";
 
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;
 
-/** Options for {@linkcode AsyncCache}. */
-export interface AsyncCacheOptions {
+/** Options for {@linkcode AsyncCache} (serving options: see {@linkcode CacheServingOptions}). */
+export interface AsyncCacheOptions extends CacheServingOptions {
   /** Most entries kept in L1 (least recently used evicted first). Default 128; `0` stores nothing; `Infinity` for unbounded. */
   maxsize?: number;
   /** TTL of an entry when `set`/`get` give none: ms, or `"300s"`-style. Default: no expiry. */
@@ -70,10 +100,14 @@ export interface AsyncCacheOptions {
   backup?: DiskBackend;
 }
 
-/** Options for one {@linkcode AsyncCache.get}. */
-export interface GetOptions<V> {
-  /** Loads the value on a miss. Called once per key however many callers wait. */
-  loader?: () => V | undefined | Promise<V | undefined>;
+/** Options for one {@linkcode AsyncCache.get} (and its own serving options, over the cache's). */
+export interface GetOptions<V> extends ServingOptions {
+  /**
+   * Loads the value on a miss. Called once per key however many callers
+   * wait, with `{ signal }` (aborted at `hardTimeout` and on `close()`).
+   * Return `noCache(value)` to answer without storing.
+   */
+  loader?: Loader<V>;
   /**
    * Loads many keys in one call (DataLoader-style): gets within `batchWindowMs`
    * that pass the same function are grouped. Return a `Map`, a plain object
@@ -83,8 +117,11 @@ export interface GetOptions<V> {
    */
   // deno-lint-ignore no-explicit-any
   batchLoader?: (keys: any[]) => unknown;
-  /** TTL for a loaded value; default `defaultTtl`. */
-  ttl?: Duration;
+  /**
+   * TTL for a loaded value (default `defaultTtl`), or a function of the
+   * value returning one (`0`: do not cache; `undefined`: `defaultTtl`).
+   */
+  ttl?: Duration | TtlFunction<V>;
 }
 
 /** Options for {@linkcode AsyncCache.set}. */
@@ -112,6 +149,10 @@ export interface CacheInternals<V> {
   bindRemote(what: string, backend: RemoteCacheBackend, namespace: string): void;
   /** Drops the L1 entries (and stales the loads) whose key starts with `prefix`. */
   dropByPrefix(prefix: string): number;
+  /** Whether an L1 hit must go through `get` (early refresh, or a `"hit"` listener); `watch` is told of changes. */
+  slowHits(watch: (slow: boolean) => void): boolean;
+  /** Turns the lease on (for a memoizer, once its remote tier is bound). */
+  setLease(lease: CacheConfig["lease"]): void;
 }
 
 const internals = new WeakMap<object, CacheInternals<unknown>>();
@@ -161,6 +202,15 @@ export class AsyncCache<V = unknown> {
   readonly #counters = new Counters();
   readonly #life = new Lifecycle();
   readonly #backup: BackupLink<V> | undefined;
+  /** What `get` probes first: the store, or (while a `"hit"` listener exists) an empty one. */
+  #probe: LruStore<V>;
+  readonly #serve: ServePlan | undefined;
+  #lease: CacheConfig["lease"];
+  readonly #events: Events;
+  readonly #cancels = new Cancellations();
+  /** Errors already logged (one load's failure reaches many callers). */
+  readonly #reported = new WeakSet<object>();
+  readonly #hitWatchers: ((slow: boolean) => void)[] = [];
 
   /**
    * Creates a cache; nothing is allocated per entry until entries arrive.
@@ -174,8 +224,13 @@ export class AsyncCache<V = unknown> {
     this.#defaultTtl = config.defaultTtl;
     this.#logger = config.logger;
     this.#store = new LruStore<V>(config.maxsize, config.clock);
+    this.#probe = this.#store;
+    this.#serve = config.serve;
+    this.#lease = config.lease;
+    this.#events = new Events(config.logger, (active) => this.#observeHits(active));
     if (config.remote !== undefined) {
       this.#remote = new RemoteTier(config.remote, config.namespace, config.logger, config.clock);
+      this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
     }
     this.#batcher = new Batcher(
       config.batchWindowMs,
@@ -202,8 +257,16 @@ export class AsyncCache<V = unknown> {
         claimNamespace(what, backend, namespace, this);
         this.#claim = { backend, namespace };
         this.#remote = new RemoteTier(backend, namespace, config.logger, config.clock);
+        this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
       },
       dropByPrefix: (prefix) => this.#dropByPrefix(prefix),
+      slowHits: (watch) => {
+        this.#hitWatchers.push(watch);
+        return this.#probe !== this.#store || (this.#serve?.refreshAhead ?? 0) > 0;
+      },
+      setLease: (lease) => {
+        this.#lease = lease;
+      },
     } as CacheInternals<unknown>);
   }
 
@@ -255,12 +318,41 @@ export class AsyncCache<V = unknown> {
         return Promise.reject(error);
       }
     }
-    const value = this.#store.get(k);
+    const value = this.#probe.get(k);
     if (value !== undefined && options === undefined) {
       this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
     return this.#checked(key, k, value, options);
+  }
+
+  /**
+   * Listens to an event: `"hit"`, `"miss"`, `"stale"`, `"load"`, `"error"`,
+   * `"timeout"`, `"invalidate"`, `"breaker"` (payloads: {@linkcode CacheEvents}).
+   * Listeners run synchronously; one that throws is logged. An event nobody
+   * listens to costs nothing.
+   *
+   * @param name The event.
+   * @param listener Called with the event's payload.
+   * @returns A function that removes the listener.
+   * @throws {TypeError} For an unknown event name.
+   *
+   * @example Counting stale answers
+   * ```ts
+   * import { AsyncCache } from "@async-cache/cache";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const cache = new AsyncCache<number>();
+   * const seen: string[] = [];
+   * const off = cache.on("miss", ({ key }) => seen.push(key));
+   * await cache.get("a", { loader: () => 1 });
+   * off();
+   * await cache.get("b", { loader: () => 2 });
+   * assertEquals(seen, ["a"]);
+   * ```
+   */
+  on<N extends CacheEventName>(name: N, listener: CacheListener<N>): () => void {
+    return this.#events.on(WHAT, name, listener);
   }
 
   /**
@@ -290,7 +382,7 @@ export class AsyncCache<V = unknown> {
       this.#remote?.write(k, value, ttl); // first: a refused value must not reach L1
       this.#backup?.touch(k);
       this.#flights.invalidate(k);
-      this.#store.set(k, value, ttl);
+      this.#put(k, value, ttl, this.#serve, ttl);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -319,6 +411,9 @@ export class AsyncCache<V = unknown> {
     this.#backup?.touch(k);
     this.#flights.invalidate(k);
     const had = this.#store.delete(k);
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { key: k, reason: "delete" });
+    }
     await this.#remote?.delete(k);
     return had;
   }
@@ -346,6 +441,9 @@ export class AsyncCache<V = unknown> {
     this.#counters.reset();
     this.#store.evictions = this.#store.expirations = 0;
     this.#remote?.resetCounters();
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { reason: "clear" });
+    }
     await this.#remote?.clear();
   }
 
@@ -366,22 +464,24 @@ export class AsyncCache<V = unknown> {
    */
   async refresh(
     key: CacheKey,
-    options: { loader: () => V | undefined | Promise<V | undefined>; ttl?: Duration },
+    options: { loader: Loader<V>; ttl?: Duration | TtlFunction<V> },
   ): Promise<V | undefined> {
     this.#life.check();
     const k = normalizeKey(key);
     if (typeof options?.loader !== "function") {
       throw new InvalidOptionError("AsyncCache.refresh", "loader", "a function", options?.loader);
     }
-    const ttl = options.ttl === undefined
+    const ttl: TtlSpec = options.ttl === undefined
       ? this.#defaultTtl
+      : typeof options.ttl === "function"
+      ? options.ttl as TtlSpec
       : parseDuration(options.ttl, "AsyncCache.refresh", "ttl");
     if (this.#backup?.loading !== undefined) {
       await this.#backup.loading;
       this.#life.check();
     }
     this.#flights.invalidate(k);
-    const flight = this.#flights.start(k, options.loader, undefined, ttl);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl, this.#serve);
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
   }
@@ -406,9 +506,7 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   async warmup(
-    loaders:
-      | Record<string, () => V | undefined | Promise<V | undefined>>
-      | Map<CacheKey, () => V | undefined | Promise<V | undefined>>,
+    loaders: Record<string, Loader<V>> | Map<CacheKey, Loader<V>>,
     options?: WarmupOptions,
   ): Promise<void> {
     this.#life.check();
@@ -491,6 +589,7 @@ export class AsyncCache<V = unknown> {
    */
   close(): Promise<void> {
     return this.#life.close(async () => {
+      this.#cancels.abortAll(new CacheClosedError());
       await this.#backup?.idle();
       this.#store.clear();
       this.#batcher.flushAll();
@@ -538,19 +637,43 @@ export class AsyncCache<V = unknown> {
     hit: V | undefined,
     options: GetOptions<V> | undefined,
   ): Promise<V | undefined> {
-    let ttl = this.#defaultTtl;
+    let ttl: TtlSpec = this.#defaultTtl;
+    let plan = this.#serve;
     if (options !== undefined) {
       try {
         ttl = checkGetOptions(options, ttl);
+        if (hasServingOptions(options)) plan = planOf("AsyncCache.get", options, plan ?? NO_PLAN);
       } catch (error) {
         return Promise.reject(error);
       }
     }
+    if (hit === undefined && this.#probe !== this.#store) hit = this.#store.get(k);
     if (hit !== undefined) {
       this.#counters.l1Hits++;
+      if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l1" });
+      if (plan !== undefined && plan.refreshAhead > 0 && options?.loader !== undefined) {
+        this.#refreshAhead(original, k, options.loader, ttl, plan);
+      }
       return Promise.resolve(hit);
     }
-    return this.#miss(original, k, options?.loader, options?.batchLoader, ttl);
+    const loader = options?.loader;
+    const batchLoader = options?.batchLoader;
+    if (plan !== undefined && plan.keep > 0) {
+      const stale = this.#store.stale(k);
+      if (stale !== undefined) {
+        return this.#staleRead(
+          original,
+          k,
+          stale,
+          this.#store.staleAge,
+          loader,
+          batchLoader,
+          ttl,
+          plan,
+        );
+      }
+    }
+    return this.#miss(original, k, loader, batchLoader, ttl, plan);
   }
 
   #miss(
@@ -558,14 +681,15 @@ export class AsyncCache<V = unknown> {
     k: string,
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
-    ttl: number | undefined,
+    ttl: TtlSpec,
+    plan?: ServePlan,
   ): Promise<V | undefined> {
     if (!this.#life.open) return Promise.reject(new CacheClosedError());
     const loading = this.#backup?.loading;
     if (loading !== undefined) {
       return loading.then(() => {
         const value = this.#store.get(k);
-        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl);
+        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl, plan);
         this.#counters.l1Hits++;
         return value;
       });
@@ -583,21 +707,125 @@ export class AsyncCache<V = unknown> {
     }
     if (loader === undefined && batchLoader === undefined && this.#remote === undefined) {
       this.#counters.misses++;
+      if (this.#events.lists.miss !== undefined) this.#events.emit("miss", { key: k });
       return Promise.resolve(undefined);
     }
-    const flight = this.#flights.start(k, loader, batchLoader, ttl);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, plan);
     flight.promise = batchLoader !== undefined
       ? this.#batched(original, k, flight, batchLoader, false)
       : this.#lookupThenLoad(original, k, flight);
     return flight.promise;
   }
 
-  async #lookupThenLoad(original: CacheKey, k: string, flight: Flight<V>): Promise<V | undefined> {
+  /**
+   * A read that found only a stale entry (`age` ms past its TTL): within
+   * `staleWhileRevalidate` it answers at once and refreshes in the
+   * background; within `grace` it waits for the load, up to `softTimeout`,
+   * and answers the stale value if the load fails or is slow.
+   */
+  #staleRead(
+    original: CacheKey,
+    k: string,
+    stale: V,
+    age: number,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: TtlSpec,
+    plan: ServePlan,
+  ): Promise<V | undefined> {
+    const canReload = loader !== undefined || batchLoader !== undefined ||
+      this.#remote !== undefined;
+    if (!canReload || !this.#life.open) {
+      return this.#miss(original, k, loader, batchLoader, ttl, plan);
+    }
+    if (age < plan.swr) {
+      this.#revalidate(original, k, loader, batchLoader, ttl, plan, 0);
+      return Promise.resolve(this.#servedStale(k, stale, "swr", age));
+    }
+    if (age >= plan.grace) return this.#miss(original, k, loader, batchLoader, ttl, plan);
+    const load = this.#miss(original, k, loader, batchLoader, ttl, plan);
+    const onError = (error: unknown) => {
+      this.#reportFailure(k, "load", error, "stale");
+      return this.#servedStale(k, stale, "grace", age);
+    };
+    if (plan.soft === 0) return load.then(undefined, onError);
+    return raceSoft(load, plan.soft, this.#config.clock).then((value) => {
+      if (value !== SOFT_TIMEOUT) return value;
+      load.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
+      this.#counters.softTimeouts++;
+      if (this.#events.lists.timeout !== undefined) {
+        this.#events.emit("timeout", { key: k, kind: "soft", timeoutMs: plan.soft });
+      }
+      return this.#servedStale(k, stale, "soft-timeout", age);
+    }, onError);
+  }
+
+  #servedStale(k: string, stale: V, reason: "swr" | "grace" | "soft-timeout", age: number): V {
+    this.#counters.stale++;
+    if (this.#events.lists.stale !== undefined) {
+      this.#events.emit("stale", { key: k, reason, ageMs: age });
+    }
+    return stale;
+  }
+
+  /** A hit with a loader: starts one background refresh once the entry passed its `refreshAhead` mark. */
+  #refreshAhead(original: CacheKey, k: string, loader: Loader<V>, ttl: TtlSpec, plan: ServePlan) {
+    if (!this.#store.refreshDue(k) || this.#flights.get(k) !== undefined) return;
+    // An L2 copy counts as a refresh only if it outlives the L1 one.
+    const left = this.#store.remainingTtl(k) ?? 0;
+    this.#revalidate(original, k, loader, undefined, ttl, plan, left === Infinity ? 0 : left);
+  }
+
+  /**
+   * Starts one background load of `k` (unless one runs): L2 first (an entry
+   * with at most `minL2Ttl` ms left does not count), then the loader. Its
+   * failure is logged and emitted, never thrown.
+   */
+  #revalidate(
+    original: CacheKey,
+    k: string,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: TtlSpec,
+    plan: ServePlan,
+    minL2Ttl: number,
+  ): void {
+    if (this.#flights.get(k) !== undefined || !this.#life.open || this.#backup?.loading) return;
+    this.#counters.refreshes++;
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, plan);
+    flight.promise = this.#lookupThenLoad(original, k, flight, minL2Ttl, true);
+    flight.promise.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
+  }
+
+  /** Logs (once per error) and emits a failure the caller does not see. */
+  #reportFailure(k: string, op: "load" | "refresh", error: unknown, served: "stale" | "error") {
+    if (this.#events.lists.error !== undefined) {
+      this.#events.emit("error", { key: k, op, error, served });
+    }
+    if (typeof error === "object" && error !== null) {
+      if (this.#reported.has(error)) return;
+      this.#reported.add(error);
+    }
+    this.#logger.warn(
+      `async-cache: ${op === "load" ? "loading" : "refreshing"} key ${
+        JSON.stringify(k)
+      } failed; serving its stale value:`,
+      error,
+    );
+  }
+
+  async #lookupThenLoad(
+    original: CacheKey,
+    k: string,
+    flight: Flight<V>,
+    minL2Ttl = 0,
+    background = false,
+  ): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
       const entry = await this.#remote.lookup(k);
       flight.lookingUp = false;
-      if (entry !== undefined) {
+      if (entry !== undefined && (entry.ttlMs === undefined || entry.ttlMs > minL2Ttl)) {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, entry, flight.ttl);
       }
@@ -606,25 +834,85 @@ export class AsyncCache<V = unknown> {
     if (loader === undefined && batchLoader !== undefined) {
       return this.#batched(original, k, flight, batchLoader, true);
     }
-    this.#counters.misses++;
+    if (!background) {
+      this.#counters.misses++;
+      if (this.#events.lists.miss !== undefined) this.#events.emit("miss", { key: k });
+    }
     if (loader === undefined) {
       this.#flights.end(k, flight);
       return undefined;
     }
+    if (this.#lease !== undefined && this.#remote !== undefined) {
+      return this.#leasedLoad(k, flight, loader);
+    }
     return this.#load(k, flight, loader);
+  }
+
+  /** Loads under the key's lease in L2, or waits for the holder's value (see `_lease.ts`). */
+  async #leasedLoad(k: string, flight: Flight<V>, loader: Loader<V>): Promise<V | undefined> {
+    const remote = this.#remote!;
+    const lease = this.#lease!;
+    let held = await remote.acquireLease(k, lease.ttl);
+    if (held === false) {
+      this.#counters.leaseWaits++;
+      const wanted = () => flight.current && this.#life.state !== "closed";
+      const outcome = await awaitLeasedValue(remote, k, lease, this.#config.clock, wanted);
+      if (outcome.kind === "value") {
+        this.#flights.end(k, flight);
+        return this.#fill(k, flight, outcome.entry, flight.ttl);
+      }
+      held = outcome.kind === "acquired" ? true : undefined;
+    }
+    if (held !== true) return this.#load(k, flight, loader);
+    this.#counters.leases++;
+    try {
+      return await this.#load(k, flight, loader);
+    } finally {
+      // After #keep started the L2 write: the release goes after it on the connection.
+      void remote.releaseLease(k);
+    }
   }
 
   async #load(k: string, flight: Flight<V>, loader: Loader<V>): Promise<V | undefined> {
     this.#counters.loads++;
+    const plan = flight.plan;
+    const events = this.#events;
+    const started = events.lists.load !== undefined ? this.#config.clock.now() : 0;
+    const context = this.#cancels.context();
+    let ok = false;
+    let kept = false;
     try {
-      const value = await loader();
-      this.#keep(k, flight, value, flight.ttl);
+      let result = loader(context);
+      if (plan !== undefined && plan.hard > 0) {
+        result = withHardTimeout(
+          Promise.resolve(result),
+          plan.hard,
+          this.#config.clock,
+          k,
+          context,
+          () => {
+            this.#counters.timeouts++;
+            if (events.lists.timeout !== undefined) {
+              events.emit("timeout", { key: k, kind: "hard", timeoutMs: plan.hard });
+            }
+          },
+        );
+      }
+      const raw = await result;
+      const value = (isNoCache(raw) ? raw.value : raw) as V | undefined;
+      kept = this.#keep(k, flight, raw, flight.ttl);
+      ok = true;
       return value;
     } catch (error) {
       this.#counters.loadErrors++;
       throw error;
     } finally {
+      context.done();
       this.#flights.end(k, flight);
+      if (events.lists.load !== undefined) {
+        const durationMs = this.#config.clock.now() - started;
+        events.emit("load", { key: k, durationMs, ok, cached: kept });
+      }
     }
   }
 
@@ -668,6 +956,9 @@ export class AsyncCache<V = unknown> {
     const n = misses.length;
     this.#counters.batches++;
     this.#counters.misses += n;
+    if (this.#events.lists.miss !== undefined) {
+      for (const slot of misses) this.#events.emit("miss", { key: slot.key });
+    }
     this.#counters.loads += n;
     let result: unknown;
     try {
@@ -699,7 +990,7 @@ export class AsyncCache<V = unknown> {
         for (const waiter of slot.waiters) {
           this.#keep(slot.key, waiter.flight as Flight<V>, value, waiter.ttl);
         }
-        resolveSlot(slot, value);
+        resolveSlot(slot, isNoCache(value) ? value.value : value);
       } catch (error) {
         this.#counters.loadErrors++;
         rejectSlot(slot, error);
@@ -708,26 +999,74 @@ export class AsyncCache<V = unknown> {
   }
 
   /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
-  #fill(k: string, flight: Flight<V>, entry: RemoteEntry, ttl: number | undefined): V {
+  #fill(k: string, flight: Flight<V>, entry: RemoteEntry, ttl: TtlSpec): V {
     const value = entry.value as V;
+    if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l2" });
     if (flight.current && value !== undefined && this.#life.state !== "closed") {
-      this.#store.set(k, value, l1TtlFor(ttl, entry.ttlMs));
+      const local = ttlFor(ttl, value, this.#defaultTtl);
+      if (local !== NO_STORE) this.#put(k, value, l1TtlFor(local, entry.ttlMs), flight.plan, local);
     }
     return value;
   }
 
-  /** Stores a loaded value in both tiers, unless a set/delete/clear made it stale. */
-  #keep(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
-    if (value === undefined || !flight.current || this.#life.state === "closed") return;
-    this.#store.set(k, value, ttl);
+  /**
+   * Stores a loaded value (or `noCache(value)`) in both tiers, unless a
+   * set/delete/clear made it stale; returns whether it stored it.
+   */
+  #keep(k: string, flight: Flight<V>, raw: unknown, ttl: TtlSpec): boolean {
+    const value = (isNoCache(raw) ? raw.value : raw) as V | undefined;
+    if (value === undefined || !flight.current || this.#life.state === "closed") return false;
+    const ms = ttlFor(ttl, value, this.#defaultTtl);
+    if (ms === NO_STORE || value !== raw) {
+      this.#counters.uncached++;
+      return false;
+    }
+    this.#put(k, value, ms, flight.plan, ms);
     try {
-      this.#remote?.write(k, value, ttl);
+      this.#remote?.write(k, value, ms);
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
     }
+    return true;
+  }
+
+  /**
+   * Stores in L1 for `ttl` ms; with a serving plan, also kept `plan.keep` ms
+   * past it (for stale reads) and marked for early refresh (`full`: the
+   * entry's whole TTL, of which `ttl` is what is left).
+   */
+  #put(
+    k: string,
+    value: V,
+    ttl: number | undefined,
+    plan: ServePlan | undefined,
+    full: number | undefined,
+  ) {
+    if (plan === undefined || ttl === undefined || ttl === Infinity) {
+      this.#store.set(k, value, ttl);
+      return;
+    }
+    const refresh = plan.refreshAhead > 0 && full !== undefined && full !== Infinity
+      ? Math.max(1, ttl - (1 - plan.refreshAhead) * full)
+      : 0;
+    this.#store.set(k, value, ttl, plan.keep, refresh);
+  }
+
+  /** While a `"hit"` listener exists, L1 hits take the slow path (which emits them). */
+  #observeHits(active: boolean): void {
+    this.#probe = active ? new LruStore<V>(0, this.#config.clock) : this.#store;
+    const slow = active || (this.#serve?.refreshAhead ?? 0) > 0;
+    for (const watch of this.#hitWatchers) watch(slow);
+  }
+
+  #breakerChanged(state: BreakerState, previous: BreakerState): void {
+    if (this.#events.lists.breaker !== undefined) this.#events.emit("breaker", { state, previous });
   }
 
   #dropByPrefix(prefix: string): number {
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { prefix, reason: "prefix" });
+    }
     this.#flights.invalidatePrefix(prefix);
     const doomed: string[] = [];
     for (const k of this.#store.keys()) if (k.startsWith(prefix)) doomed.push(k);

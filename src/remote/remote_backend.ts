@@ -92,6 +92,25 @@ export abstract class RemoteCacheBackend {
    */
   adoptLogger(_logger: Logger): void {}
 
+  /**
+   * Tries to take the lease of `key` for `ttlMs` (one loader per fleet: see
+   * the cache's `lease` option): resolves `true` when this caller holds it
+   * now, `false` when someone else does. The lease must expire by itself
+   * after `ttlMs`, so a crashed holder never blocks the others longer. The
+   * default resolves `true` (every caller "holds" it): leasing is off.
+   */
+  acquireLease(_key: string, _ttlMs: number): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Gives up the lease of `key` (after the value was written, or the load
+   * failed), so waiters stop waiting. The default does nothing.
+   */
+  releaseLease(_key: string): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** The values of several keys, in order (`undefined` for each miss). */
   getMany(keys: readonly string[]): Promise<unknown[]> {
     return Promise.all(keys.map((key) => this.get(key)));
