@@ -25,7 +25,11 @@ export interface LeaseOptions {
    * wait. Give it a little more than a normal load takes. Required.
    */
   ttl: Duration;
-  /** How long a caller waits for another instance's value before loading itself. Default: `ttl`. */
+  /**
+   * How long a caller waits for another instance's value before loading
+   * itself. Default: twice `ttl` (so when a holder dies, its lease expires
+   * first and one waiter takes it over: still one load).
+   */
   wait?: Duration;
   /** How often a waiter looks for the value in L2. Default: 50 ms (at most `wait`). */
   poll?: Duration;
@@ -193,7 +197,7 @@ export function resolveLease(
     );
   }
   const ttl = parseDuration(lease.ttl, what, "lease.ttl");
-  const wait = lease.wait === undefined ? ttl : parseDuration(lease.wait, what, "lease.wait");
+  const wait = lease.wait === undefined ? 2 * ttl : parseDuration(lease.wait, what, "lease.wait");
   const poll = lease.poll === undefined
     ? Math.min(50, wait)
     : parseDuration(lease.poll, what, "lease.poll");
