@@ -28,6 +28,7 @@ export {
   type CacheServingOptions,
   type GetOptions,
   type LeaseOptions,
+  type Loader,
   type LoaderContext,
   type LoaderResult,
   type ServingOptions,

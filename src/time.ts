@@ -14,7 +14,7 @@ export interface Clock {
   /**
    * Optional: runs `fn` once, `ms` from now, and returns a function that
    * cancels it. Caches use it for loader timeouts and lease polls, so a fake
-   * clock can drive them; without it they use `setTimeout` (unref'd).
+   * clock can drive them; without it they use `setTimeout`.
    */
   schedule?(fn: () => void, ms: number): () => void;
 }
@@ -23,13 +23,14 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 /**
- * Runs `fn` after `ms` on `clock` (its `schedule`, else an unref'd
- * `setTimeout`) and returns the cancel function.
+ * Runs `fn` after `ms` on `clock` (its `schedule`, else `setTimeout`) and
+ * returns the cancel function. Not unref'd: a caller is awaiting each of
+ * these timers (a timeout, a lease poll), and each is cleared when what it
+ * bounds settles.
  */
 export function scheduleOn(clock: Clock, fn: () => void, ms: number): () => void {
   if (clock.schedule !== undefined) return clock.schedule(fn, ms);
   const timer = setTimeout(fn, ms);
-  (timer as { unref?: () => void }).unref?.();
   return () => clearTimeout(timer);
 }
 

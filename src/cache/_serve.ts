@@ -59,7 +59,26 @@ export interface ServingOptions {
   hardTimeout?: Duration;
 }
 
-/** Cache-wide serving options: {@linkcode ServingOptions} plus early refresh and the lease. */
+/**
+ * Cache-wide serving options: {@linkcode ServingOptions} plus early refresh and the lease.
+ *
+ * @example A stale value while the source is down
+ * ```ts
+ * import { AsyncCache } from "@async-cache/cache";
+ * import { FakeClock } from "@async-cache/cache/testing";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const clock = new FakeClock();
+ * const quiet = { warn() {}, error() {} };
+ * const cache = new AsyncCache<string>({ clock, logger: quiet, defaultTtl: "1m", grace: "1h" });
+ * await cache.get("price", { loader: () => "42 EUR" });
+ * clock.advance(5 * 60_000); // expired, but within grace
+ * const down = () => Promise.reject(new Error("source down"));
+ * assertEquals(await cache.get("price", { loader: down }), "42 EUR");
+ * assertEquals(cache.getMetrics().stale, 1);
+ * await cache.close();
+ * ```
+ */
 export interface CacheServingOptions extends ServingOptions {
   /**
    * A fraction of the TTL (0 < f < 1, e.g. `0.8`): a hit with a loader after

@@ -58,7 +58,7 @@ import { LruStore } from "./lru_store.ts";
 export type { CacheMetrics } from "./_metrics.ts";
 export type { CacheEventName, CacheEvents, CacheListener } from "./_events.ts";
 export type { LoaderContext } from "./_timeouts.ts";
-export type { LoaderResult } from "./_flights.ts";
+export type { Loader, LoaderResult } from "./_flights.ts";
 export type {
   CacheServingOptions,
   LeaseOptions,
