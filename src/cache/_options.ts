@@ -155,6 +155,6 @@ export function checkGetOptions(
   if (batchLoader !== undefined && typeof batchLoader !== "function") {
     throw new InvalidOptionError("AsyncCache.get", "batchLoader", "a function", batchLoader);
   }
-  if (typeof ttl === "function") return ttl as TtlSpec;
-  return ttl === undefined ? defaultTtl : parseDuration(ttl, "AsyncCache.get", "ttl");
+  if (ttl === undefined) return defaultTtl;
+  return typeof ttl === "function" ? ttl as TtlSpec : parseDuration(ttl, "AsyncCache.get", "ttl");
 }

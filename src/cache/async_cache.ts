@@ -100,7 +100,10 @@ export interface AsyncCacheOptions extends CacheServingOptions {
   backup?: DiskBackend;
 }
 
-/** Options for one {@linkcode AsyncCache.get} (and its own serving options, over the cache's). */
+/**
+ * Options for one {@linkcode AsyncCache.get}, and its own serving options
+ * (over the cache's; checked when a read misses, so a hit costs nothing more).
+ */
 export interface GetOptions<V> extends ServingOptions {
   /**
    * Loads the value on a miss. Called once per key however many callers
@@ -224,8 +227,11 @@ export class AsyncCache<V = unknown> {
     this.#defaultTtl = config.defaultTtl;
     this.#logger = config.logger;
     this.#store = new LruStore<V>(config.maxsize, config.clock);
-    this.#probe = this.#store;
     this.#serve = config.serve;
+    // Early refresh needs a look at each hit: hits take the slow path (and only then).
+    this.#probe = (config.serve?.refreshAhead ?? 0) > 0
+      ? new LruStore<V>(0, config.clock)
+      : this.#store;
     this.#lease = config.lease;
     this.#events = new Events(config.logger, (active) => this.#observeHits(active));
     if (config.remote !== undefined) {
@@ -638,23 +644,48 @@ export class AsyncCache<V = unknown> {
     options: GetOptions<V> | undefined,
   ): Promise<V | undefined> {
     let ttl: TtlSpec = this.#defaultTtl;
-    let plan = this.#serve;
     if (options !== undefined) {
       try {
         ttl = checkGetOptions(options, ttl);
-        if (hasServingOptions(options)) plan = planOf("AsyncCache.get", options, plan ?? NO_PLAN);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    if (hit === undefined && this.#probe !== this.#store) hit = this.#store.get(k);
     if (hit !== undefined) {
       this.#counters.l1Hits++;
-      if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l1" });
-      if (plan !== undefined && plan.refreshAhead > 0 && options?.loader !== undefined) {
-        this.#refreshAhead(original, k, options.loader, ttl, plan);
-      }
       return Promise.resolve(hit);
+    }
+    return this.#served(original, k, options, ttl);
+  }
+
+  /**
+   * The miss path, with serving: a probe that skipped L1 (a `"hit"`
+   * listener, early refresh) looks now; a stale entry may answer.
+   */
+  #served(
+    original: CacheKey,
+    k: string,
+    options: GetOptions<V> | undefined,
+    ttl: TtlSpec,
+  ): Promise<V | undefined> {
+    let plan = this.#serve;
+    if (options !== undefined && hasServingOptions(options)) {
+      try {
+        plan = planOf("AsyncCache.get", options, plan ?? NO_PLAN);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (this.#probe !== this.#store) {
+      const hit = this.#store.get(k);
+      if (hit !== undefined) {
+        this.#counters.l1Hits++;
+        if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l1" });
+        if (plan !== undefined && plan.refreshAhead > 0 && options?.loader !== undefined) {
+          this.#refreshAhead(original, k, options.loader, ttl, plan);
+        }
+        return Promise.resolve(hit);
+      }
     }
     const loader = options?.loader;
     const batchLoader = options?.batchLoader;
@@ -1054,8 +1085,8 @@ export class AsyncCache<V = unknown> {
 
   /** While a `"hit"` listener exists, L1 hits take the slow path (which emits them). */
   #observeHits(active: boolean): void {
-    this.#probe = active ? new LruStore<V>(0, this.#config.clock) : this.#store;
     const slow = active || (this.#serve?.refreshAhead ?? 0) > 0;
+    this.#probe = slow ? new LruStore<V>(0, this.#config.clock) : this.#store;
     for (const watch of this.#hitWatchers) watch(slow);
   }
 

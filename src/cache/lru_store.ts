@@ -72,13 +72,7 @@ export class LruStore<V> {
   get(key: string): V | undefined {
     const slot = this.#index.get(key);
     if (slot === undefined) return undefined;
-    if (this.#expires !== undefined && this.#isExpired(slot)) {
-      if (this.#keep === undefined || !(this.#keep[slot] > this.#clock.now())) {
-        this.expirations++;
-        this.#remove(key, slot);
-      }
-      return undefined;
-    }
+    if (this.#expires !== undefined && this.#isExpired(slot)) return this.#expired(key, slot);
     const head = this.#head;
     if (slot !== head) {
       // The hit path: `#moveToHead` inlined by hand, with the two branches it
@@ -236,6 +230,15 @@ export class LruStore<V> {
       }
       slot = next;
     }
+  }
+
+  /** An expired entry was read: dropped, unless kept for stale reads. */
+  #expired(key: string, slot: number): undefined {
+    if (this.#keep === undefined || !(this.#keep[slot] > this.#clock.now())) {
+      this.expirations++;
+      this.#remove(key, slot);
+    }
+    return undefined;
   }
 
   #isExpired(slot: number): boolean {
