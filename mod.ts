@@ -48,7 +48,13 @@ export {
 } from "./src/cache/decorators.ts";
 export { type Clock, type Duration, parseDuration } from "./src/time.ts";
 export { canonicalKey, normalizeKey } from "./src/cache/keys.ts";
-export { RemoteCacheBackend, type RemoteEntry } from "./src/remote/remote_backend.ts";
+export {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+  type RemoteSetOptions,
+} from "./src/remote/remote_backend.ts";
 export { RedisBackend } from "./src/remote/redis_backend.ts";
 export type { RedisBackendOptions } from "./src/remote/redis_options.ts";
 export type { BreakerState } from "./src/remote/circuit_breaker.ts";
@@ -61,6 +67,13 @@ export {
   RedisClientEvent,
   type RedisClientOptions,
 } from "./src/resp/client.ts";
+export {
+  RedisClusterClient,
+  type RedisClusterClientOptions,
+} from "./src/resp/cluster/cluster_client.ts";
+export type { NodeAddress } from "./src/resp/cluster/topology.ts";
+export { keySlot } from "./src/resp/cluster/crc16.ts";
+export { SentinelConnector, type SentinelOptions } from "./src/resp/sentinel.ts";
 export type { Command, CommandArg } from "./src/resp/encoder.ts";
 export { PushReply, type Reply } from "./src/resp/parser.ts";
 export type { Backoff } from "./src/resp/backoff.ts";
@@ -86,6 +99,7 @@ export {
   InvalidOptionError,
   LoaderTimeoutError,
   RedisAuthError,
+  RedisClusterError,
   RedisConnectionError,
   RedisError,
   RedisProtocolError,

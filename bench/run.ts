@@ -18,6 +18,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import process from "node:process";
 import { startRedisServer } from "../tests/_redis_server.ts";
+import { type RedisCluster, startRedisCluster } from "../tests/_redis_cluster.ts";
 
 const BIN = "node_modules/.bin";
 const smoke = Deno.args.includes("--smoke") || Deno.env.get("BENCH_SMOKE") === "1";
@@ -89,7 +90,12 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): voi
 
 // ---------------------------------------------------------------- suite
 
-function runSuite(runtime: string, port: number, out: string): RuntimeResult {
+function runSuite(
+  runtime: string,
+  port: number,
+  out: string,
+  clusterSeeds: string,
+): RuntimeResult {
   const script = "bench/suite.mjs";
   const extra = [...(smoke ? ["--smoke"] : []), ...(only ? [`--only=${only}`] : [])];
   const [cmd, args] = runtime === "node"
@@ -97,7 +103,11 @@ function runSuite(runtime: string, port: number, out: string): RuntimeResult {
     : runtime === "deno"
     ? [`${BIN}/deno`, ["run", "-A", "--v8-flags=--expose-gc", script, ...extra]]
     : [`${BIN}/bun`, ["run", script, ...extra]];
-  run(cmd, args as string[], { BENCH_REDIS_PORT: String(port), BENCH_OUT: out });
+  run(cmd, args as string[], {
+    BENCH_REDIS_PORT: String(port),
+    BENCH_OUT: out,
+    BENCH_CLUSTER_SEEDS: clusterSeeds,
+  });
   return JSON.parse(Deno.readTextFileSync(out));
 }
 
@@ -311,6 +321,27 @@ function checks(results: RuntimeResult[]): Check[] {
         "the hand-rolled pair's throughput",
       );
     }
+    const cl = find(t("cluster_par"), "async-cache (AsyncCache + RedisBackend cluster)");
+    if (cl && rt === "node") {
+      add(
+        rt,
+        "Cluster, L2 hit ×100 in flight ≥ 1.5× lru-cache + ioredis Cluster",
+        cl.ops_per_s! / find(t("cluster_par"), "lru-cache + ioredis Cluster")!.ops_per_s!,
+        (r) => r >= 1.5,
+        "ioredis Cluster's throughput",
+      );
+    }
+    const stale = t("stale_reads");
+    for (const row of stale?.rows ?? []) {
+      const r = row as Row & { stale_reads?: number; window_ms?: number };
+      if (r.stale_reads === undefined) continue;
+      out.push({
+        runtime: rt,
+        target: `0 stale reads (window ${r.window_ms} ms), ${r.name.split(":")[0]}`,
+        measured: `${r.stale_reads} of ${r.name.split(" of ")[1] ?? "?"}`,
+        met: r.stale_reads === 0,
+      });
+    }
     const mem = t("memory");
     const a = find(mem, "async-cache AsyncCache");
     const b = find(mem, "lru-cache");
@@ -404,14 +435,22 @@ buildIfStale();
 const outDir = smoke ? Deno.makeTempDirSync({ prefix: "async-cache-bench-" }) : "bench/results";
 Deno.mkdirSync(outDir, { recursive: true });
 const server = await startRedisServer();
+// The cluster case needs a 3+3 cluster (about 3 s to start): only when it runs.
+let cluster: RedisCluster | undefined;
 const results: RuntimeResult[] = [];
 try {
   console.log(`redis-server on 127.0.0.1:${server.port}`);
+  if (!only || only.split(",").includes("cluster")) {
+    cluster = await startRedisCluster();
+    console.log(`redis cluster on ${cluster.seeds.map((s) => s.port).join(", ")}`);
+  }
+  const seeds = cluster?.seeds.map((s) => `${s.host}:${s.port}`).join(",") ?? "";
   for (const rt of runtimes) {
-    results.push(runSuite(rt, server.port, `${outDir}/${rt}.json`));
+    results.push(runSuite(rt, server.port, `${outDir}/${rt}.json`, seeds));
   }
 } finally {
   await server.stop();
+  await cluster?.stop();
 }
 const seconds = (performance.now() - started) / 1000;
 const md = report(results, seconds);

@@ -14,8 +14,18 @@ import * as l1Churn from "./cases/l1_churn.mjs";
 import * as resp from "./cases/resp.mjs";
 import * as twoTier from "./cases/two_tier.mjs";
 import * as memory from "./cases/memory.mjs";
+import * as staleReads from "./cases/stale_reads.mjs";
+import * as cluster from "./cases/cluster.mjs";
 
-const CASES = { memory, l1_hit: l1Hit, l1_churn: l1Churn, resp, two_tier: twoTier };
+const CASES = {
+  memory,
+  l1_hit: l1Hit,
+  l1_churn: l1Churn,
+  resp,
+  two_tier: twoTier,
+  stale_reads: staleReads,
+  cluster,
+};
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 
 const lib = await loadLibrary();

@@ -5,7 +5,10 @@
  *   deno fmt --check, deno lint, deno check, deno doc --lint,
  *   deno publish --dry-run (slow types), deno test (+ JSDoc examples),
  *   bun test, npm build (tsc) + node --test on the built package,
- *   and a smoke run of the benchmarks (`bench/run.ts --smoke`).
+ *   a smoke run of the benchmarks (`bench/run.ts --smoke`), then the short
+ *   fault run (`scripts/chaos.ts --short`: Deno, Bun and Node against a Redis
+ *   that is killed, paused, filled, re-passworded...) and the short load run
+ *   of the example service (`scripts/load_service.ts --short`).
  *
  * Run: `deno run -A scripts/run_tests.ts [--quick]` (`--quick` skips the static checks).
  */
@@ -142,5 +145,17 @@ await step("bench smoke (tiny iterations, all runtimes)", `${BIN}/deno`, [
   "-A",
   "bench/run.ts",
   "--smoke",
+]);
+await step("chaos --short (Redis faults, all runtimes)", `${BIN}/deno`, [
+  "run",
+  "-A",
+  "scripts/chaos.ts",
+  "--short",
+]);
+await step("load --short (example service, Redis killed)", `${BIN}/deno`, [
+  "run",
+  "-A",
+  "scripts/load_service.ts",
+  "--short",
 ]);
 printSummary();

@@ -325,6 +325,35 @@ export class RedisReplyError extends RedisError {
   }
 }
 
+/**
+ * Redis Cluster could not serve a command: no node answered the topology
+ * query, no primary serves the key's slot, or the command was redirected
+ * (`MOVED`/`ASK`) more times than allowed. Like a connection error, it counts
+ * as an outage for the circuit breaker (a reply error does not).
+ *
+ * @example
+ * ```ts
+ * import { RedisClusterError, RedisError } from "@async-cache/cache";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const err = new RedisClusterError("too many redirects");
+ * assert(err instanceof RedisError);
+ * assertEquals(err.name, "RedisClusterError");
+ * ```
+ */
+export class RedisClusterError extends RedisError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, and where.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisClusterError";
+  }
+}
+
 /** Renders a received value for an error message, briefly and safely. */
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);

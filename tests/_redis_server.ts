@@ -40,6 +40,8 @@ export interface RedisServerOptions {
   config?: string[];
   /** How long to wait for the server to be ready (default 10 000 ms). */
   startTimeoutMs?: number;
+  /** Run as a Sentinel (`redis-server redis.conf --sentinel`); `config` holds its `sentinel ...` lines. */
+  sentinel?: boolean;
 }
 
 function redisBinary(): string | undefined {
@@ -234,7 +236,8 @@ export class RedisServer implements AsyncDisposable {
     const log = join(this.dir, "redis.log");
     writeFileSync(conf, this.#configText());
     writeFileSync(log, "");
-    const child = spawn(this.#binary, [conf], { stdio: "ignore" });
+    const args = this.#options.sentinel ? [conf, "--sentinel"] : [conf];
+    const child = spawn(this.#binary, args, { stdio: "ignore" });
     let exitCode: number | string | null | undefined;
     this.#exited = new Promise<void>((resolve) => {
       child.once("exit", (code, signal) => {
@@ -259,7 +262,9 @@ export class RedisServer implements AsyncDisposable {
       if (exitCode !== undefined) {
         throw new Error(`redis-server exited (${exitCode}) while starting:\n${tail(log)}`);
       }
-      if (readFileSync(log, "utf8").includes("Ready to accept connections")) return;
+      // A sentinel never logs "Ready": its ID follows the listening sockets.
+      const ready = this.#options.sentinel ? "Sentinel ID is" : "Ready to accept connections";
+      if (readFileSync(log, "utf8").includes(ready)) return;
       if (Date.now() > deadline) {
         await this.#terminate();
         throw new Error(`redis-server did not get ready in time:\n${tail(log)}`);

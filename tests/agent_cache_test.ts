@@ -5,7 +5,7 @@
  * a second process sharing a real Redis.
  */
 import { after, before, describe, test } from "node:test";
-import { repoRoot } from "./_helpers.ts";
+import { repoRoot, waitFor } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -358,7 +358,8 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
   test("writes use the full ttl; L1 copies of shared entries live localTtl", async () => {
     const fake = new FakeRedis();
     const clock = new FakeClock();
-    const redis = new RedisBackend({ transport: fake.connect, prefix: "t:" });
+    // Coherence off (as on RESP2): this test is about localTtl bounding staleness.
+    const redis = new RedisBackend({ transport: fake.connect, prefix: "t:", tracking: false });
     try {
       const resource = fresh("prices");
       let reads = 0;
@@ -374,9 +375,16 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
       const keys = fake.commands.filter((c) => c[0] === "SET");
       assert.equal(keys.length, 1);
       assert.match(String(keys[0][1]), new RegExp(`^t:agent:"${resource}":g:"getPrice":$`));
-      assert.deepEqual(keys[0].slice(3), ["PX", "600000"], "L2 keeps the entry for the full ttl");
-      // Another process invalidates in L2 only; this process's L1 copy expires after localTtl.
-      await redis.deleteByPrefix(`agent:"${resource}":`);
+      assert.deepEqual(
+        keys[0].slice(3),
+        ["PX", "600000", "NX"],
+        "L2 keeps the entry for the full ttl",
+      );
+      // Another process (its own connection, no tracking in the fake) deletes in L2 only:
+      // this process's L1 copy expires after localTtl.
+      const other = new RedisBackend({ transport: fake.connect, prefix: "t:" });
+      await other.deleteByPrefix(`agent:"${resource}":`);
+      await other.close();
       assert.equal(await a(), 1, "still the L1 copy");
       clock.advance(2001);
       assert.equal(await a(), 2, "re-read L2 (gone), ran the tool");
@@ -384,6 +392,35 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
     } finally {
       await redis.close();
       await fake.close();
+    }
+  });
+});
+
+describe("AgentCache: another process's invalidation (real Redis, RESP3 tracking)", {
+  skip: redisServerAvailable() ? false : SKIP_MESSAGE,
+}, () => {
+  test("is seen by this process's next call, with no localTtl", async () => {
+    await using server = await startRedisServer();
+    const prefix = "agent2:";
+    const redis = new RedisBackend({ host: "127.0.0.1", port: server.port, prefix });
+    const db = "db:cart:bea";
+    await redis.client.command(["SET", db, JSON.stringify(["fig"])]);
+    const getCart = AgentCache({ resource: "cart", scope: "user", ttl: "10m", remoteCache: redis })(
+      async function getCart(): Promise<string[]> {
+        const raw = await redis.client.command(["GET", db]);
+        return JSON.parse(new TextDecoder().decode(raw as Uint8Array));
+      },
+    );
+    try {
+      const read = () => withAgentContext({ userId: "bea" }, () => getCart());
+      assert.deepEqual(await read(), ["fig"]);
+      assert.deepEqual(await read(), ["fig"]); // an L1 hit, guarded by tracking
+      await runPeer([String(server.port), prefix, "bea", "invalidate"]);
+      await waitFor(async () => (await read()).length === 2, 2_000);
+      assert.deepEqual(await read(), ["fig", "plum"]);
+    } finally {
+      await getCart.close();
+      await redis.close();
     }
   });
 });
@@ -456,8 +493,12 @@ describe("AgentCache with a real Redis shared by two processes", { skip }, () =>
       );
 
       await withAgentContext({ userId: "ada" }, () => addToCart("pear"));
-      const keys = await redis.client.command(["KEYS", `${prefix}agent:*`]);
-      assert.deepEqual(keys, [], "gone from Redis");
+      // O(1): one generation bumped, no key scanned; the old entry is a miss everywhere.
+      const generation = await redis.client.command([
+        "GET",
+        `${prefix}__ac:tag:agent:"cart":u"ada":`,
+      ]);
+      assert.equal(new TextDecoder().decode(generation as Uint8Array), "1");
       const second = await runPeer([port, prefix, "ada"]);
       assert.deepEqual(second, { cart: ["apple", "pear"], loaderRan: true });
       // And here: L1 was dropped too.

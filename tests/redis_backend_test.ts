@@ -24,8 +24,8 @@ describe("RedisBackend against redis-server", { skip }, () => {
   let server: RedisServer;
   let redis: RedisBackend;
   const backends: RedisBackend[] = [];
-  const open = (prefix = "ac:", logger = new RecordingLogger()) => {
-    const b = new RedisBackend({ port: server.port, host: "127.0.0.1", prefix, logger });
+  const open = (prefix = "ac:", logger = new RecordingLogger(), tracking = true) => {
+    const b = new RedisBackend({ port: server.port, host: "127.0.0.1", prefix, logger, tracking });
     backends.push(b);
     return b;
   };
@@ -66,12 +66,14 @@ describe("RedisBackend against redis-server", { skip }, () => {
     assert.deepEqual(await redis.getMany(keys), [0, 1, 2, 3, 4]);
   });
 
-  test("set with a TTL uses PX; getManyWithTtl reports the remaining TTL", async () => {
-    await redis.set("ttl", "v", 60_000);
-    const pttl = await redis.client.command(["PTTL", "ac:ttl"]);
+  test("set with a TTL uses PX; without tracking getManyWithTtl reports the remaining TTL", async () => {
+    const untracked = open("ac:", new RecordingLogger(), false);
+    await untracked.set("ttl", "v", 60_000);
+    const pttl = await untracked.client.command(["PTTL", "ac:ttl"]);
     assert.ok(typeof pttl === "number" && pttl > 59_000 && pttl <= 60_000, String(pttl));
-    await redis.set("forever", "v");
-    const [a, b, c] = await redis.getManyWithTtl(["ttl", "forever", "missing"]);
+    await untracked.set("forever", "v");
+    const [a, b, c] = await untracked.getManyWithTtl(["ttl", "forever", "missing"]);
+    assert.equal(untracked.coherence, "ttl");
     assert.equal(a?.value, "v");
     assert.ok(a!.ttlMs! > 59_000 && a!.ttlMs! <= 60_000);
     assert.deepEqual(b, { value: "v", ttlMs: undefined });

@@ -104,4 +104,31 @@ describe("testing a cache with the fakes", () => {
       await cache.close();
     }
   });
+
+  test("the fake tracks keys (RESP3): another connection's write drops an L1 copy", async () => {
+    const fake = new FakeRedis();
+    const [first, second] = [
+      new RedisBackend({ transport: fake.connect }),
+      new RedisBackend({ transport: fake.connect }),
+    ];
+    const a = new AsyncCache<string>({ remoteCache: first });
+    const b = new AsyncCache<string>({ remoteCache: second });
+    try {
+      await a.set("k", "v1");
+      await a.flush();
+      assert.equal(await b.get("k"), "v1");
+      assert.equal(b.getMetrics().coherence, "tracking");
+      await a.set("k", "v2");
+      await a.flush();
+      await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await b.get("k"), "v2");
+      assert.equal(b.getMetrics().invalidations, 1);
+    } finally {
+      await a.close();
+      await b.close();
+      await first.close();
+      await second.close();
+      await fake.close();
+    }
+  });
 });

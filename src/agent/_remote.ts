@@ -8,7 +8,13 @@
  * @module
  */
 import type { Logger } from "../logger.ts";
-import { RemoteCacheBackend, type RemoteEntry } from "../remote/remote_backend.ts";
+import {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+  type RemoteSetOptions,
+} from "../remote/remote_backend.ts";
 
 /** A backend that can delete by key prefix (`RedisBackend` can). */
 export type PrefixDeletable = RemoteCacheBackend;
@@ -29,8 +35,8 @@ export class AgentRemote extends RemoteCacheBackend {
   get(key: string): Promise<unknown> {
     return this.#backend.get(key);
   }
-  set(key: string, value: unknown): Promise<void> {
-    return this.#backend.set(key, value, this.#ttlMs);
+  set(key: string, value: unknown, _ttlMs?: number, options?: RemoteSetOptions): Promise<void> {
+    return this.#backend.set(key, value, this.#ttlMs, options);
   }
   delete(key: string): Promise<void> {
     return this.#backend.delete(key);
@@ -55,6 +61,21 @@ export class AgentRemote extends RemoteCacheBackend {
   }
   override releaseLease(key: string): Promise<void> {
     return this.#backend.releaseLease(key);
+  }
+  override onInvalidate(listener: InvalidationListener): () => void {
+    return this.#backend.onInvalidate(listener);
+  }
+  override onReady(listener: () => void): () => void {
+    return this.#backend.onReady(listener);
+  }
+  override get coherence(): CoherenceMode {
+    return this.#backend.coherence;
+  }
+  override getGenerations(keys: readonly string[]): Promise<number[]> {
+    return this.#backend.getGenerations(keys);
+  }
+  override bumpGenerations(keys: readonly string[]): Promise<void> {
+    return this.#backend.bumpGenerations(keys);
   }
   override getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#backend.getMany(keys);

@@ -8,12 +8,15 @@
  * `"<resource>":<scope>:"<tool>":<canonical args>`, where `<scope>` is `g`
  * (global), `s"<sessionId>"`, `u"<userId>"` or `f"<value>"` (a scope
  * function). Strings are JSON-quoted, so the prefix of one resource (or of
- * one resource and scope) never matches another's: invalidation is a prefix
- * delete in L1 and a `SCAN MATCH prefix*` + `UNLINK` in L2.
+ * one resource and scope) never matches another's.
  *
- * A process learns of its own invalidations at once (every tool cache of a
- * resource is registered here). Another process's L1 copy lives at most
- * `localTtl` (default 1 s when a `remoteCache` is set) before it reads L2 again.
+ * Resources are tags: every entry carries the tags `agent:"<resource>":` and
+ * `agent:"<resource>":<scope>:`. Invalidating a resource (or one scope of
+ * it) drops the matching L1 entries of every tool of this process at once
+ * and bumps the tag's generation in L2 (O(1)): entries of the old
+ * generation are misses in every process, including one written late by a
+ * slow tool elsewhere, and processes whose backend reports invalidations
+ * (RESP3 tracking) drop their L1 copies before their next call.
  *
  * A tool is identified by its resource and name: creating the same tool
  * again (e.g. once per request) shares the first one's cache instead of
@@ -34,6 +37,7 @@ import type { CacheServingOptions } from "../cache/_serve.ts";
 import { Counters } from "../cache/_metrics.ts";
 import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
 import { resolveCacheOptions } from "../cache/_options.ts";
+import { tagKey } from "../remote/_generations.ts";
 import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "../cache/keys.ts";
 import type { Clock } from "../time.ts";
@@ -73,8 +77,11 @@ export interface AgentCacheOptions extends CacheServingOptions {
   ttl?: Duration;
   /**
    * How long this process keeps an L1 copy of an entry it shares through
-   * `remoteCache` (at most `ttl`): the longest another process's invalidation
-   * can go unseen here. Default `"1s"`. Only with `remoteCache`.
+   * `remoteCache` (at most `ttl`). With a backend that reports invalidations
+   * (RedisBackend on RESP3) another process's invalidation drops the copy at
+   * once, so this needs no setting; without (RESP2, no `+client|tracking`),
+   * it bounds how long such an invalidation can go unseen here. Default:
+   * `ttl`. Only with `remoteCache`.
    */
   localTtl?: Duration;
   /** A shared tier that can delete by prefix (a `RedisBackend`). Default: none (this process only). */
@@ -145,7 +152,6 @@ export interface AgentToolWrapper {
 const WHAT = "AgentCache";
 /** The L2 namespace of every agent tool cache. */
 const NAMESPACE = "agent";
-const DEFAULT_LOCAL_TTL = 1000;
 
 /** One distinct tool of a resource: its cache, shared by every copy of the tool. */
 interface ToolRecord {
@@ -259,13 +265,15 @@ async function dropPrefix(
     if (tool.remote !== undefined) backends.add(tool.remote);
   }
   if (extra !== undefined) backends.add(extra);
-  await Promise.all([...backends].map((b) => b.deleteByPrefix(`${NAMESPACE}:${prefix}`)));
+  const generation = tagKey(`${NAMESPACE}:${prefix}`);
+  await Promise.all([...backends].map((b) => b.bumpGenerations([generation])));
 }
 
 /**
  * Drops a resource's cached tool results: in L1 of every tool of that
- * resource in this process, and in L2 (by key prefix, `SCAN` + `UNLINK`)
- * for every `remoteCache` those tools use, plus `options.remoteCache`.
+ * resource in this process, and everywhere else by bumping the resource's
+ * tag generation (O(1)) in every `remoteCache` those tools use, plus
+ * `options.remoteCache`.
  *
  * @param resource The resource, e.g. `"cart"`.
  * @param options `scope` to drop one scope only (resolved in the current context), `remoteCache`.
@@ -481,7 +489,7 @@ function cachedTool(
       );
     }
     localTtl = Math.min(ttl, parseDuration(options.localTtl, WHAT, "localTtl"));
-  } else if (remote !== undefined) localTtl = Math.min(ttl, DEFAULT_LOCAL_TTL);
+  }
   const maxsize = options.maxsize ?? 1024;
   const serving: CacheServingOptions = {
     staleWhileRevalidate: options.staleWhileRevalidate,
@@ -535,14 +543,18 @@ function cachedTool(
     shared.copies++;
     const { cache } = shared;
     const toolPart = ":" + quote(tool) + ":";
+    const resourceTag = `${NAMESPACE}:${base}`;
     const wrapped = function (this: unknown, ...args: unknown[]): Promise<unknown> {
       let key: string;
+      let scopeTag: string;
       try {
-        key = base + scopeToken(scope, args, where) + toolPart + canonicalKey(args);
+        const token = scopeToken(scope, args, where);
+        scopeTag = `${NAMESPACE}:${base}${token}:`;
+        key = base + token + toolPart + canonicalKey(args);
       } catch (error) {
         return Promise.reject(error);
       }
-      return cache.get(key, { loader: () => fn.apply(this, args) });
+      return cache.get(key, { loader: () => fn.apply(this, args), tags: [resourceTag, scopeTag] });
     };
     let closed = false;
     const record_ = shared;
@@ -647,5 +659,10 @@ function mutatingTool(
 
 /** The metrics of a tool that caches nothing: all zero. */
 function NO_METRICS(): CacheMetrics {
-  return new Counters().snapshot({ size: 0, evictions: 0, expirations: 0 }, undefined, "none");
+  return new Counters().snapshot(
+    { size: 0, evictions: 0, expirations: 0 },
+    undefined,
+    "none",
+    "none",
+  );
 }

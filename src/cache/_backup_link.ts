@@ -4,6 +4,11 @@
  * snapshot and win) and saves (one after another, never of a half-loaded
  * cache).
  *
+ * With a shared L2 tier, the snapshot may be older than what other
+ * instances did while this one was down, so its entries are held aside, not
+ * put in L1: each is validated against L2 on first use (L2's answer, a value
+ * or a miss, wins) and served only when L2 cannot answer.
+ *
  * @module
  */
 import type { Logger } from "../logger.ts";
@@ -21,6 +26,9 @@ export class BackupLink<V> {
   #touched: Set<string> | undefined = new Set();
   #cleared = false;
   #saving: Promise<unknown> = Promise.resolve();
+  /** Snapshot entries awaiting validation against L2: value and absolute expiry (0: none). */
+  readonly #held: Map<string, [value: V, expiresAt: number]> | undefined;
+  readonly #clock: Clock;
 
   constructor(
     backup: DiskBackend,
@@ -29,19 +37,38 @@ export class BackupLink<V> {
     clock: Clock,
     logger: Logger,
     isOpen: () => boolean,
+    holdForValidation: boolean,
   ) {
     this.#backup = backup;
+    this.#clock = clock;
+    if (holdForValidation) this.#held = new Map();
     this.ready = this.loading = this.#load(store, maxsize, clock, logger, isOpen);
   }
 
-  /** Records that `key` changed while the snapshot loads (no-op after). */
+  /** Records that `key` changed (a snapshot entry for it is then out of date). */
   touch(key: string): void {
     this.#touched?.add(key);
+    this.#held?.delete(key);
+  }
+
+  /**
+   * The held snapshot entry for `key` (once: validation consumes it), with
+   * its remaining TTL; `undefined` when there is none or it expired.
+   */
+  take(key: string): [value: V, ttlMs: number | undefined] | undefined {
+    const held = this.#held?.get(key);
+    if (held === undefined) return undefined;
+    this.#held!.delete(key);
+    const [value, expiresAt] = held;
+    if (expiresAt === 0) return [value, undefined];
+    const left = expiresAt - this.#clock.now();
+    return left > 0 ? [value, left] : undefined;
   }
 
   /** Records a `clear()`: a snapshot still loading is then dropped. */
   cleared(): void {
     if (this.loading !== undefined) this.#cleared = true;
+    this.#held?.clear();
   }
 
   /** Saves the store's live entries, after the load and after earlier saves. */
@@ -73,10 +100,12 @@ export class BackupLink<V> {
       const touched = this.#touched!;
       // Oldest first, so the snapshot's most recently used entries end up so again.
       const n = Math.min(entries.length, maxsize);
+      const held = this.#held;
       for (let i = n - 1; i >= 0; i--) {
         const { key, value, ttlMs } = entries[i];
         if (value === undefined || touched.has(key) || store.peek(key) !== undefined) continue;
-        store.set(key, value as V, ttlMs);
+        if (held === undefined) store.set(key, value as V, ttlMs);
+        else held.set(key, [value as V, ttlMs === Infinity ? 0 : now + ttlMs]);
       }
     } catch (error) {
       logger.error("async-cache: cannot load the backup; starting empty:", error);

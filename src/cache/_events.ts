@@ -34,8 +34,18 @@ export interface CacheEvents {
   error: { key: string; op: "load" | "refresh"; error: unknown; served: "stale" | "error" };
   /** A loader passed `softTimeout` (keeps running) or `hardTimeout` (aborted, callers get `LoaderTimeoutError`). */
   timeout: { key: string; kind: "soft" | "hard"; timeoutMs: number };
-  /** Entries were dropped: one `key` (`delete`), all of the cache's (`clear`), or those under a `prefix` (AgentCache). */
-  invalidate: { key?: string; prefix?: string; reason: "delete" | "clear" | "prefix" };
+  /**
+   * Entries were dropped: one `key` (`delete`), all of the cache's
+   * (`clear`), those under a `prefix` (AgentCache), those carrying `tags`
+   * (`invalidateTags`, here or reported by L2), or keys another process
+   * changed (`"remote"`: reported by a coherent backend; no key: all).
+   */
+  invalidate: {
+    key?: string;
+    prefix?: string;
+    tags?: readonly string[];
+    reason: "delete" | "clear" | "prefix" | "tags" | "remote";
+  };
   /** The L2 circuit breaker changed state. */
   breaker: { state: BreakerState; previous: BreakerState };
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Generations } from "../remote/_generations.ts";
 import type { AnyBatchLoader } from "./_batcher.ts";
 import type { NoCache, ServePlan, TtlSpec } from "./_serve.ts";
 import type { LoaderContext } from "./_timeouts.ts";
@@ -32,6 +33,17 @@ export interface Flight<V> {
   batchLoader: AnyBatchLoader | undefined;
   /** TTL for the loaded value: ms, or a function of the value. */
   ttl: TtlSpec;
+  /** Tags of the loaded value. */
+  tags: readonly string[] | undefined;
+  /** The L2 generations its lookup saw: its write-back is stamped with them. */
+  gens: Generations | undefined;
+  /**
+   * How its value reaches L2: `"absent"` (a loader's write-back after an L2
+   * miss: only if L2 still holds nothing), `"force"` (`refresh`), or
+   * `"none"` (L2 could not be asked: a write now might land after a newer
+   * one, and nothing would track the key).
+   */
+  writeBack: "absent" | "force" | "none";
   /** The serving plan (timeouts, stale keep time) of the get that started it. */
   plan: ServePlan | undefined;
 }
@@ -51,6 +63,7 @@ export class Flights<V> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: TtlSpec,
+    tags: readonly string[] | undefined,
     plan?: ServePlan,
   ): Flight<V> {
     const flight: Flight<V> = {
@@ -60,6 +73,9 @@ export class Flights<V> {
       loader,
       batchLoader,
       ttl,
+      tags,
+      gens: undefined,
+      writeBack: "absent",
       plan,
     };
     this.#map.set(key, flight);
@@ -84,6 +100,16 @@ export class Flights<V> {
   invalidatePrefix(prefix: string): void {
     for (const [key, flight] of this.#map) {
       if (key.startsWith(prefix)) {
+        flight.current = false;
+        this.#map.delete(key);
+      }
+    }
+  }
+
+  /** Makes every flight that carries one of `tags` stale. */
+  invalidateTags(tags: ReadonlySet<string>): void {
+    for (const [key, flight] of this.#map) {
+      if (flight.tags?.some((t) => tags.has(t))) {
         flight.current = false;
         this.#map.delete(key);
       }

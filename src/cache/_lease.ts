@@ -9,15 +9,14 @@
  *
  * @module
  */
-import type { RemoteEntry } from "../remote/remote_backend.ts";
-import type { RemoteTier } from "../remote/_remote_tier.ts";
+import type { RemoteTier, TierEntry } from "../remote/_remote_tier.ts";
 import type { Clock } from "../time.ts";
 import type { LeasePlan } from "./_serve.ts";
 import { sleepOn } from "./_timeouts.ts";
 
 /** How a wait for another instance's load ended. */
 export type LeaseOutcome =
-  | { kind: "value"; entry: RemoteEntry }
+  | { kind: "value"; entry: TierEntry }
   | { kind: "acquired" }
   | { kind: "gave-up" };
 
@@ -32,6 +31,7 @@ export async function awaitLeasedValue(
   lease: LeasePlan,
   clock: Clock,
   wanted: () => boolean,
+  tags?: readonly string[],
 ): Promise<LeaseOutcome> {
   const deadline = clock.now() + lease.wait;
   for (;;) {
@@ -39,7 +39,7 @@ export async function awaitLeasedValue(
     if (left <= 0 || !wanted()) return { kind: "gave-up" };
     await sleepOn(clock, Math.min(lease.poll, left));
     if (!wanted()) return { kind: "gave-up" };
-    const entry = await remote.lookup(key);
+    const { entry } = await remote.lookup(key, tags);
     if (entry !== undefined) return { kind: "value", entry };
     const held = await remote.acquireLease(key, lease.ttl);
     if (held === true) return { kind: "acquired" };

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BreakerState } from "../remote/circuit_breaker.ts";
+import type { CoherenceMode } from "../remote/remote_backend.ts";
 import type { RemoteCounters } from "../remote/_remote_tier.ts";
 
 /** A snapshot of a cache's counters. */
@@ -57,6 +58,14 @@ export interface CacheMetrics {
   leases: number;
   /** Misses that waited for another instance's lease instead of loading. */
   leaseWaits: number;
+  /** Invalidations applied to L1: keys, tags or everything changed in L2 (by anyone). */
+  invalidations: number;
+  /**
+   * How L1 copies of L2 entries are kept coherent: `"tracking"` (the backend
+   * reports changes, e.g. RESP3 `CLIENT TRACKING`), `"ttl"` (they live until
+   * their TTL), `"none"` without L2.
+   */
+  coherence: CoherenceMode | "none";
   /** The L2 circuit breaker: `"closed"` (in use), `"open"` (skipped), `"half-open"` (probing); `"none"` without L2. */
   breaker: BreakerState | "none";
 }
@@ -107,6 +116,7 @@ export class Counters {
     store: StoreCounts,
     remote: RemoteCounters | undefined,
     breaker: BreakerState | "none",
+    coherence: CoherenceMode | "none",
   ): CacheMetrics {
     const l2Hits = remote?.l2Hits ?? 0;
     const hits = this.l1Hits + l2Hits;
@@ -134,6 +144,8 @@ export class Counters {
       uncached: this.uncached,
       leases: this.leases,
       leaseWaits: this.leaseWaits,
+      invalidations: remote?.invalidations ?? 0,
+      coherence,
       breaker,
     };
   }

@@ -19,8 +19,8 @@ import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts"
 import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
-import type { RemoteCacheBackend, RemoteEntry } from "../remote/remote_backend.ts";
-import { l1TtlFor, RemoteTier } from "../remote/_remote_tier.ts";
+import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
+import { type Dropped, l1TtlFor, RemoteTier, type TierEntry } from "../remote/_remote_tier.ts";
 import { type Clock, type Duration, parseDuration } from "../time.ts";
 import { BackupLink } from "./_backup_link.ts";
 import {
@@ -125,12 +125,16 @@ export interface GetOptions<V> extends ServingOptions {
    * value returning one (`0`: do not cache; `undefined`: `defaultTtl`).
    */
   ttl?: Duration | TtlFunction<V>;
+  /** Tags of a loaded value: `invalidateTags` of any of them drops it, in every process. */
+  tags?: readonly string[];
 }
 
 /** Options for {@linkcode AsyncCache.set}. */
 export interface SetOptions {
   /** TTL for this entry; default `defaultTtl`. */
   ttl?: Duration;
+  /** Tags of this entry: `invalidateTags` of any of them drops it, in every process. */
+  tags?: readonly string[];
 }
 
 /** Options for {@linkcode AsyncCache.warmup}. */
@@ -143,6 +147,8 @@ export interface WarmupOptions extends SetOptions {
 export interface CacheInternals<V> {
   readonly store: LruStore<V>;
   readonly counters: Counters;
+  /** Hits are answered only while `life.open`. */
+  readonly life: Lifecycle;
   /**
    * Puts the cache's L2 tier in `namespace` of `backend`, claimed for this
    * cache alone until it closes.
@@ -214,6 +220,8 @@ export class AsyncCache<V = unknown> {
   /** Errors already logged (one load's failure reaches many callers). */
   readonly #reported = new WeakSet<object>();
   readonly #hitWatchers: ((slow: boolean) => void)[] = [];
+  /** Tags of the tagged entries in L1 (pruned of entries L1 no longer holds). */
+  readonly #tagged = new Map<string, readonly string[]>();
 
   /**
    * Creates a cache; nothing is allocated per entry until entries arrive.
@@ -235,7 +243,13 @@ export class AsyncCache<V = unknown> {
     this.#lease = config.lease;
     this.#events = new Events(config.logger, (active) => this.#observeHits(active));
     if (config.remote !== undefined) {
-      this.#remote = new RemoteTier(config.remote, config.namespace, config.logger, config.clock);
+      this.#remote = new RemoteTier(
+        config.remote,
+        config.namespace,
+        config.logger,
+        config.clock,
+        (dropped) => this.#drop(dropped),
+      );
       this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
     }
     this.#batcher = new Batcher(
@@ -253,16 +267,24 @@ export class AsyncCache<V = unknown> {
         config.clock,
         config.logger,
         () => this.#life.open,
+        config.remote !== undefined,
       );
       this.ready = this.#backup.ready;
     }
     internals.set(this, {
       store: this.#store,
       counters: this.#counters,
+      life: this.#life,
       bindRemote: (what, backend, namespace) => {
         claimNamespace(what, backend, namespace, this);
         this.#claim = { backend, namespace };
-        this.#remote = new RemoteTier(backend, namespace, config.logger, config.clock);
+        this.#remote = new RemoteTier(
+          backend,
+          namespace,
+          config.logger,
+          config.clock,
+          (dropped) => this.#drop(dropped),
+        );
         this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
       },
       dropByPrefix: (prefix) => this.#dropByPrefix(prefix),
@@ -325,7 +347,7 @@ export class AsyncCache<V = unknown> {
       }
     }
     const value = this.#probe.get(k);
-    if (value !== undefined && options === undefined) {
+    if (value !== undefined && options === undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
@@ -385,10 +407,13 @@ export class AsyncCache<V = unknown> {
       const ttl = options?.ttl === undefined
         ? this.#defaultTtl
         : parseDuration(options.ttl, "AsyncCache.set", "ttl");
-      this.#remote?.write(k, value, ttl); // first: a refused value must not reach L1
+      const tags = checkTags("AsyncCache.set", options?.tags);
+      // First: a refused value must not reach L1 (and the write announces
+      // itself to the other caches of this process, dropping their copies).
+      this.#remote?.write(k, value, ttl, tags);
       this.#backup?.touch(k);
       this.#flights.invalidate(k);
-      this.#put(k, value, ttl, this.#serve, ttl);
+      this.#put(k, value, ttl, tags, this.#serve, ttl);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -420,8 +445,38 @@ export class AsyncCache<V = unknown> {
     if (this.#events.lists.invalidate !== undefined) {
       this.#events.emit("invalidate", { key: k, reason: "delete" });
     }
+    this.#tagged.delete(k);
     await this.#remote?.delete(k);
     return had;
+  }
+
+  /**
+   * Drops every entry carrying any of `tags`, in L1 here and, through the
+   * L2 tier, in every process: each tag's generation is bumped in L2 (O(1)),
+   * so entries stamped with an older one are misses everywhere, including
+   * one written late by a slow loader elsewhere. Processes whose backend
+   * reports invalidations (RESP3 tracking) drop their L1 copies at once;
+   * others when their copies' TTL ends.
+   *
+   * @example
+   * ```ts
+   * import { AsyncCache } from "@async-cache/cache";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const cache = new AsyncCache<string>();
+   * await cache.set("user:1:profile", "Ada", { tags: ["user:1"] });
+   * await cache.set("user:1:cart", "apples", { tags: ["user:1"] });
+   * await cache.set("user:2:cart", "pears", { tags: ["user:2"] });
+   * await cache.invalidateTags(["user:1"]);
+   * assertEquals(await cache.get("user:1:cart"), undefined);
+   * assertEquals(await cache.get("user:2:cart"), "pears");
+   * ```
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    this.#life.check();
+    const list = checkTags("AsyncCache.invalidateTags", tags) ?? [];
+    this.#dropTags(list);
+    await this.#remote?.invalidateTags(list);
   }
 
   /**
@@ -444,6 +499,7 @@ export class AsyncCache<V = unknown> {
     this.#backup?.cleared();
     this.#flights.invalidatePrefix("");
     this.#store.clear();
+    this.#tagged.clear();
     this.#counters.reset();
     this.#store.evictions = this.#store.expirations = 0;
     this.#remote?.resetCounters();
@@ -487,7 +543,8 @@ export class AsyncCache<V = unknown> {
       this.#life.check();
     }
     this.#flights.invalidate(k);
-    const flight = this.#flights.start(k, options.loader, undefined, ttl, this.#serve);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined, this.#serve);
+    flight.writeBack = "force";
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
   }
@@ -601,7 +658,9 @@ export class AsyncCache<V = unknown> {
       this.#batcher.flushAll();
       await this.#flights.settled();
       await this.#remote?.flush();
+      this.#remote?.dispose();
       this.#store.clear();
+      this.#tagged.clear();
       if (this.#claim !== undefined) {
         releaseNamespace(this.#claim.backend, this.#claim.namespace, this);
       }
@@ -631,7 +690,12 @@ export class AsyncCache<V = unknown> {
    */
   getMetrics(): CacheMetrics {
     const remote = this.#remote;
-    return this.#counters.snapshot(this.#store, remote?.counters, remote?.state ?? "none");
+    return this.#counters.snapshot(
+      this.#store,
+      remote?.counters,
+      remote?.state ?? "none",
+      remote?.coherence ?? "none",
+    );
   }
 
   // ---- miss path -------------------------------------------------------
@@ -644,18 +708,20 @@ export class AsyncCache<V = unknown> {
     options: GetOptions<V> | undefined,
   ): Promise<V | undefined> {
     let ttl: TtlSpec = this.#defaultTtl;
+    let tags: readonly string[] | undefined;
     if (options !== undefined) {
       try {
         ttl = checkGetOptions(options, ttl);
+        tags = checkTags("AsyncCache.get", options.tags);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    if (hit !== undefined) {
+    if (hit !== undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(hit);
     }
-    return this.#served(original, k, options, ttl);
+    return this.#served(original, k, options, ttl, tags);
   }
 
   /**
@@ -667,6 +733,7 @@ export class AsyncCache<V = unknown> {
     k: string,
     options: GetOptions<V> | undefined,
     ttl: TtlSpec,
+    tags: readonly string[] | undefined,
   ): Promise<V | undefined> {
     let plan = this.#serve;
     if (options !== undefined && hasServingOptions(options)) {
@@ -682,7 +749,7 @@ export class AsyncCache<V = unknown> {
         this.#counters.l1Hits++;
         if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l1" });
         if (plan !== undefined && plan.refreshAhead > 0 && options?.loader !== undefined) {
-          this.#refreshAhead(original, k, options.loader, ttl, plan);
+          this.#refreshAhead(original, k, options.loader, ttl, tags, plan);
         }
         return Promise.resolve(hit);
       }
@@ -700,11 +767,12 @@ export class AsyncCache<V = unknown> {
           loader,
           batchLoader,
           ttl,
+          tags,
           plan,
         );
       }
     }
-    return this.#miss(original, k, loader, batchLoader, ttl, plan);
+    return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
   }
 
   #miss(
@@ -713,6 +781,7 @@ export class AsyncCache<V = unknown> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: TtlSpec,
+    tags?: readonly string[],
     plan?: ServePlan,
   ): Promise<V | undefined> {
     if (!this.#life.open) return Promise.reject(new CacheClosedError());
@@ -720,7 +789,9 @@ export class AsyncCache<V = unknown> {
     if (loading !== undefined) {
       return loading.then(() => {
         const value = this.#store.get(k);
-        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl, plan);
+        if (value === undefined) {
+          return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+        }
         this.#counters.l1Hits++;
         return value;
       });
@@ -733,6 +804,7 @@ export class AsyncCache<V = unknown> {
         pending.loader = loader;
         pending.batchLoader = batchLoader;
         pending.ttl = ttl;
+        pending.tags = tags;
       }
       return pending.promise;
     }
@@ -741,7 +813,7 @@ export class AsyncCache<V = unknown> {
       if (this.#events.lists.miss !== undefined) this.#events.emit("miss", { key: k });
       return Promise.resolve(undefined);
     }
-    const flight = this.#flights.start(k, loader, batchLoader, ttl, plan);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags, plan);
     flight.promise = batchLoader !== undefined
       ? this.#batched(original, k, flight, batchLoader, false)
       : this.#lookupThenLoad(original, k, flight);
@@ -762,19 +834,20 @@ export class AsyncCache<V = unknown> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: TtlSpec,
+    tags: readonly string[] | undefined,
     plan: ServePlan,
   ): Promise<V | undefined> {
     const canReload = loader !== undefined || batchLoader !== undefined ||
       this.#remote !== undefined;
     if (!canReload || !this.#life.open) {
-      return this.#miss(original, k, loader, batchLoader, ttl, plan);
+      return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
     }
     if (age < plan.swr) {
-      this.#revalidate(original, k, loader, batchLoader, ttl, plan, 0);
+      this.#revalidate(original, k, loader, batchLoader, ttl, tags, plan, 0);
       return Promise.resolve(this.#servedStale(k, stale, "swr", age));
     }
-    if (age >= plan.grace) return this.#miss(original, k, loader, batchLoader, ttl, plan);
-    const load = this.#miss(original, k, loader, batchLoader, ttl, plan);
+    if (age >= plan.grace) return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+    const load = this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
     const onError = (error: unknown) => {
       this.#reportFailure(k, "load", error, "stale");
       return this.#servedStale(k, stale, "grace", age);
@@ -800,11 +873,18 @@ export class AsyncCache<V = unknown> {
   }
 
   /** A hit with a loader: starts one background refresh once the entry passed its `refreshAhead` mark. */
-  #refreshAhead(original: CacheKey, k: string, loader: Loader<V>, ttl: TtlSpec, plan: ServePlan) {
+  #refreshAhead(
+    original: CacheKey,
+    k: string,
+    loader: Loader<V>,
+    ttl: TtlSpec,
+    tags: readonly string[] | undefined,
+    plan: ServePlan,
+  ) {
     if (!this.#store.refreshDue(k) || this.#flights.get(k) !== undefined) return;
     // An L2 copy counts as a refresh only if it outlives the L1 one.
     const left = this.#store.remainingTtl(k) ?? 0;
-    this.#revalidate(original, k, loader, undefined, ttl, plan, left === Infinity ? 0 : left);
+    this.#revalidate(original, k, loader, undefined, ttl, tags, plan, left === Infinity ? 0 : left);
   }
 
   /**
@@ -818,12 +898,13 @@ export class AsyncCache<V = unknown> {
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
     ttl: TtlSpec,
+    tags: readonly string[] | undefined,
     plan: ServePlan,
     minL2Ttl: number,
   ): void {
     if (this.#flights.get(k) !== undefined || !this.#life.open || this.#backup?.loading) return;
     this.#counters.refreshes++;
-    const flight = this.#flights.start(k, loader, batchLoader, ttl, plan);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags, plan);
     flight.promise = this.#lookupThenLoad(original, k, flight, minL2Ttl, true);
     flight.promise.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
   }
@@ -854,11 +935,21 @@ export class AsyncCache<V = unknown> {
   ): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
-      const entry = await this.#remote.lookup(k);
+      const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
       flight.lookingUp = false;
+      flight.gens = gens;
+      if (failed) flight.writeBack = "none";
+      // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
+      const held = this.#backup?.take(k);
       if (entry !== undefined && (entry.ttlMs === undefined || entry.ttlMs > minL2Ttl)) {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, entry, flight.ttl);
+      }
+      if (failed && held !== undefined && flight.current) {
+        this.#flights.end(k, flight);
+        this.#counters.l1Hits++;
+        this.#put(k, held[0], held[1], undefined);
+        return held[0];
       }
     }
     const { loader, batchLoader } = flight;
@@ -886,8 +977,12 @@ export class AsyncCache<V = unknown> {
     let held = await remote.acquireLease(k, lease.ttl);
     if (held === false) {
       this.#counters.leaseWaits++;
-      const wanted = () => flight.current && this.#life.state !== "closed";
-      const outcome = await awaitLeasedValue(remote, k, lease, this.#config.clock, wanted);
+      // Not `flight.current`: with coherence, the holder's write invalidates
+      // the key here, which is the news we wait for (the value is then
+      // answered but not kept in L1: the invalidation wins).
+      const wanted = () => this.#life.state !== "closed";
+      const clock = this.#config.clock;
+      const outcome = await awaitLeasedValue(remote, k, lease, clock, wanted, flight.tags);
       if (outcome.kind === "value") {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, outcome.entry, flight.ttl);
@@ -899,8 +994,9 @@ export class AsyncCache<V = unknown> {
     try {
       return await this.#load(k, flight, loader);
     } finally {
-      // After #keep started the L2 write: the release goes after it on the connection.
-      void remote.releaseLease(k);
+      // After the L2 write of the value (#keep started it): waiters never
+      // see the lease gone before the value is there.
+      void remote.flush().then(() => remote.releaseLease(k));
     }
   }
 
@@ -968,7 +1064,16 @@ export class AsyncCache<V = unknown> {
     if (remote !== undefined) {
       const toLook = slots.filter((slot) => !slot.looked);
       misses = slots.filter((slot) => slot.looked);
-      const entries = toLook.length === 0 ? [] : await remote.lookupMany(toLook.map((s) => s.key));
+      const { entries, gens, failed } = toLook.length === 0
+        ? { entries: [], gens: undefined, failed: false }
+        : await remote.lookupMany(toLook.map((s) => s.key), batchTags(toLook));
+      for (const slot of toLook) {
+        for (const waiter of slot.waiters) {
+          const flight = waiter.flight as Flight<V>;
+          flight.gens ??= gens;
+          if (failed) flight.writeBack = "none";
+        }
+      }
       for (let i = 0; i < toLook.length; i++) {
         const slot = toLook[i];
         const entry = entries[i];
@@ -1030,19 +1135,23 @@ export class AsyncCache<V = unknown> {
   }
 
   /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
-  #fill(k: string, flight: Flight<V>, entry: RemoteEntry, ttl: TtlSpec): V {
+  #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: TtlSpec): V {
     const value = entry.value as V;
     if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l2" });
     if (flight.current && value !== undefined && this.#life.state !== "closed") {
       const local = ttlFor(ttl, value, this.#defaultTtl);
-      if (local !== NO_STORE) this.#put(k, value, l1TtlFor(local, entry.ttlMs), flight.plan, local);
+      if (local !== NO_STORE) {
+        this.#put(k, value, l1TtlFor(local, entry.ttlMs), entry.tags, flight.plan, local);
+      }
     }
     return value;
   }
 
   /**
    * Stores a loaded value (or `noCache(value)`) in both tiers, unless a
-   * set/delete/clear made it stale; returns whether it stored it.
+   * set/delete/clear or an invalidation made it stale; returns whether L1
+   * kept it. L2 first: the write announces itself to the other caches of
+   * this process, and must not drop this fresh L1 copy.
    */
   #keep(k: string, flight: Flight<V>, raw: unknown, ttl: TtlSpec): boolean {
     const value = (isNoCache(raw) ? raw.value : raw) as V | undefined;
@@ -1052,35 +1161,46 @@ export class AsyncCache<V = unknown> {
       this.#counters.uncached++;
       return false;
     }
-    this.#put(k, value, ms, flight.plan, ms);
     try {
-      this.#remote?.write(k, value, ms);
+      if (flight.writeBack !== "none") {
+        const ifAbsent = flight.writeBack === "absent";
+        this.#remote?.write(k, value, ms, flight.tags, flight.gens, ifAbsent);
+      }
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
     }
+    // Loaded while L2 could not be asked: early in an outage of a coherent
+    // backend nothing would tell this copy it changed, so it is served, not kept.
+    if (flight.writeBack === "none" && this.#remote?.keepsUnguarded() === false) return false;
+    this.#put(k, value, ms, flight.tags, flight.plan, ms);
     return true;
   }
 
   /**
-   * Stores in L1 for `ttl` ms; with a serving plan, also kept `plan.keep` ms
-   * past it (for stale reads) and marked for early refresh (`full`: the
-   * entry's whole TTL, of which `ttl` is what is left).
+   * Sets an L1 entry and its tags; with a serving plan, also kept
+   * `plan.keep` ms past its TTL (for stale reads) and marked for early
+   * refresh (`full`: the entry's whole TTL, of which `ttl` is what is left).
    */
   #put(
     k: string,
     value: V,
     ttl: number | undefined,
-    plan: ServePlan | undefined,
-    full: number | undefined,
-  ) {
+    tags: readonly string[] | undefined,
+    plan?: ServePlan,
+    full?: number,
+  ): void {
     if (plan === undefined || ttl === undefined || ttl === Infinity) {
       this.#store.set(k, value, ttl);
-      return;
+    } else {
+      const refresh = plan.refreshAhead > 0 && full !== undefined && full !== Infinity
+        ? Math.max(1, ttl - (1 - plan.refreshAhead) * full)
+        : 0;
+      this.#store.set(k, value, ttl, plan.keep, refresh);
     }
-    const refresh = plan.refreshAhead > 0 && full !== undefined && full !== Infinity
-      ? Math.max(1, ttl - (1 - plan.refreshAhead) * full)
-      : 0;
-    this.#store.set(k, value, ttl, plan.keep, refresh);
+    if (tags !== undefined && tags.length > 0) {
+      this.#tagged.set(k, tags);
+      if (this.#tagged.size > 2 * Math.min(this.#config.maxsize, 1e6) + 1024) this.#pruneTags();
+    } else if (this.#tagged.size > 0) this.#tagged.delete(k);
   }
 
   /** While a `"hit"` listener exists, L1 hits take the slow path (which emits them). */
@@ -1094,6 +1214,46 @@ export class AsyncCache<V = unknown> {
     if (this.#events.lists.breaker !== undefined) this.#events.emit("breaker", { state, previous });
   }
 
+  #pruneTags(): void {
+    for (const k of this.#tagged.keys()) {
+      if (this.#store.peek(k) === undefined) this.#tagged.delete(k);
+    }
+  }
+
+  /** Applies an invalidation reported by the L2 tier. */
+  #drop(dropped: Dropped): void {
+    const events = this.#events.lists.invalidate !== undefined ? this.#events : undefined;
+    if (dropped.kind === "all") {
+      this.#flights.invalidatePrefix("");
+      this.#store.clear();
+      this.#tagged.clear();
+      events?.emit("invalidate", { reason: "remote" });
+    } else if (dropped.kind === "keys") {
+      for (const k of dropped.keys) {
+        this.#flights.invalidate(k);
+        this.#store.delete(k);
+        this.#tagged.delete(k);
+        events?.emit("invalidate", { key: k, reason: "remote" });
+      }
+    } else {
+      this.#dropTags(dropped.tags);
+    }
+  }
+
+  #dropTags(tags: readonly string[]): void {
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { tags, reason: "tags" });
+    }
+    const set = new Set(tags);
+    this.#flights.invalidateTags(set);
+    for (const [k, entryTags] of this.#tagged) {
+      if (entryTags.some((t) => set.has(t))) {
+        this.#store.delete(k);
+        this.#tagged.delete(k);
+      }
+    }
+  }
+
   #dropByPrefix(prefix: string): number {
     if (this.#events.lists.invalidate !== undefined) {
       this.#events.emit("invalidate", { prefix, reason: "prefix" });
@@ -1104,4 +1264,25 @@ export class AsyncCache<V = unknown> {
     for (const k of doomed) this.#store.delete(k);
     return doomed.length;
   }
+}
+
+/** Validates a `tags` option: an array of non-empty strings. */
+function checkTags(what: string, tags: unknown): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string" && t !== "")) {
+    throw new InvalidOptionError(what, "tags", "an array of non-empty strings", tags);
+  }
+  return tags;
+}
+
+/** The tags of a batch's keys, for one lookup of their generations. */
+function batchTags(slots: BatchSlot[]): string[] | undefined {
+  let tags: Set<string> | undefined;
+  for (const slot of slots) {
+    for (const waiter of slot.waiters) {
+      const list = (waiter.flight as Flight<unknown>).tags;
+      if (list !== undefined) { for (const t of list) (tags ??= new Set()).add(t); }
+    }
+  }
+  return tags && [...tags];
 }

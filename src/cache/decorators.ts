@@ -227,7 +227,7 @@ function memoize(
       maxsize: options.maxsize ?? defaultMaxsize,
       remoteCache: undefined,
     });
-    const { store, counters, bindRemote, slowHits, setLease } = cacheInternals(cache);
+    const { store, counters, life, bindRemote, slowHits, setLease } = cacheInternals(cache);
     const never = new LruStore<unknown>(0, options.clock ?? systemClock);
     let probe = store;
     if (slowHits((slow) => probe = slow ? never : store)) probe = never;
@@ -258,7 +258,7 @@ function memoize(
         return Promise.reject(error);
       }
       const hit = probe.get(key);
-      if (hit !== undefined) {
+      if (hit !== undefined && life.open) {
         counters.l1Hits++;
         return Promise.resolve(hit);
       }

@@ -11,11 +11,21 @@
 import { InvalidOptionError, RedisProtocolError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { RedisClient } from "../resp/client.ts";
+import { RedisClusterClient } from "../resp/cluster/cluster_client.ts";
+import type { SentinelConnector } from "../resp/sentinel.ts";
+import { scaledClient } from "./_scaled_client.ts";
 import type { Command } from "../resp/encoder.ts";
-import { type Reply, replyToString } from "../resp/parser.ts";
+import { type PushReply, type Reply, replyToString } from "../resp/parser.ts";
 import { defaultConnect } from "../../runtimes/mod.ts";
 import { type RedisBackendOptions, resolveRedisOptions } from "./redis_options.ts";
-import { RemoteCacheBackend, type RemoteEntry } from "./remote_backend.ts";
+import {
+  type CoherenceMode,
+  type InvalidationListener,
+  RemoteCacheBackend,
+  type RemoteEntry,
+  type RemoteSetOptions,
+} from "./remote_backend.ts";
+import { Invalidations } from "./_invalidations.ts";
 import { decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
@@ -48,14 +58,19 @@ const MAX_PX = Number.MAX_SAFE_INTEGER;
  * ```
  */
 export class RedisBackend extends RemoteCacheBackend {
-  /** The RESP connection (for commands this class does not wrap). */
-  readonly client: RedisClient;
+  /** The RESP connection (for commands this class does not wrap): a cluster client with `cluster`. */
+  readonly client: RedisClient | RedisClusterClient;
+  /** With `sentinels`: follows the primary (closed with the client). */
+  readonly #sentinel: SentinelConnector | undefined;
   /** The key prefix. */
   readonly prefix: string;
   /** The logger given in the options. */
   readonly #logger: Logger | undefined;
   /** The first cache's logger (see `adoptLogger`). */
   #adopted: Logger | undefined;
+  readonly #invalidations: Invalidations;
+  /** Whether tracking was asked for (it may still be refused by the server). */
+  readonly #tracking: boolean;
 
   /**
    * Connects lazily, on the first command.
@@ -75,7 +90,19 @@ export class RedisBackend extends RemoteCacheBackend {
       error: (message, ...details) => log().error(message, ...details),
       debug: (message, ...details) => log().debug?.(message, ...details),
     };
-    this.client = new RedisClient({
+    const invalidations = new Invalidations(o.prefix, o.healthCheckIntervalMs);
+    this.#invalidations = invalidations;
+    // A cluster client does not track (yet): see docs/CLUSTER.md.
+    this.#tracking = o.tracking && o.cluster === undefined;
+    const tracking = o.tracking ? ["NOLOOP"] : undefined;
+    const onPush = (push: PushReply) => invalidations.onPush(push);
+    const scaled = o.cluster || o.sentinel
+      ? scaledClient(o, o.transport ?? defaultConnect, clientLogger, { tracking, onPush })
+      : undefined;
+    this.#sentinel = scaled?.sentinel;
+    this.client = scaled?.client ?? new RedisClient({
+      tracking,
+      onPush,
       connect: o.transport ?? defaultConnect,
       host: o.host,
       port: o.port,
@@ -90,6 +117,48 @@ export class RedisBackend extends RemoteCacheBackend {
       socketTimeoutMs: o.socketTimeoutMs,
       logger: clientLogger,
     });
+    invalidations.attach(this.client);
+  }
+
+  /**
+   * Invalidations of this backend's keys: pushed by Redis (RESP3 tracking:
+   * anyone's write, delete, expiry, eviction, flush), announced at once for
+   * writes through this backend, and `null` when a lost connection may have
+   * hidden some.
+   */
+  override onInvalidate(listener: InvalidationListener): () => void {
+    return this.#invalidations.listen(listener);
+  }
+
+  /** Called each time the connection becomes ready (after a reconnect too). */
+  override onReady(listener: () => void): () => void {
+    return this.#invalidations.listenReady(listener);
+  }
+
+  /** `"tracking"` while Redis pushes invalidations on the current connection, else `"ttl"`. */
+  override get coherence(): CoherenceMode {
+    return this.#invalidations.active ? "tracking" : "ttl";
+  }
+
+  /** Invalidations received from Redis so far. */
+  get invalidationsReceived(): number {
+    return this.#invalidations.received;
+  }
+
+  /** Generation counters (`MGET`; a missing counter is 0). */
+  override async getGenerations(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const replies = await this.#mget(keys.map((k) => this.prefix + k));
+    return replies.map((r) => {
+      const n = Number(replyToString(r) ?? 0);
+      return Number.isSafeInteger(n) ? n : 0;
+    });
+  }
+
+  /** Bumps generation counters (`INCR`, pipelined), announcing them to this process at once. */
+  override async bumpGenerations(keys: readonly string[]): Promise<void> {
+    this.#invalidations.emit(keys);
+    await Promise.all(keys.map((k) => this.client.command(["INCR", this.prefix + k])));
   }
 
   /** The value under `key`, or `undefined` (a corrupt entry is logged and read as a miss). */
@@ -103,8 +172,18 @@ export class RedisBackend extends RemoteCacheBackend {
    *
    * @throws {SerializationError} For a value the envelope cannot hold.
    */
-  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
-    return this.client.command(this.#setCommand(key, value, ttlMs)).then(ignore);
+  set(key: string, value: unknown, ttlMs?: number, options?: RemoteSetOptions): Promise<void> {
+    const set = this.#setCommand(key, value, ttlMs);
+    const command: Command = options?.ifAbsent ? [...set, "NX"] : set;
+    this.#invalidations.emit([key]);
+    const done = this.client.command(command).then(ignore);
+    // Tracking follows reads, and a write ends it (for every client, even
+    // with NOLOOP): a read of the key right after the write, in the same
+    // pipeline, makes Redis tell this connection when anyone changes it next.
+    if (this.#tracking && (this.client.status !== "ready" || this.client.tracking)) {
+      this.client.command(["PTTL", this.prefix + key]).catch(ignore);
+    }
+    return done;
   }
 
   /** Reports through `logger` when no `logger` option was given (the first cache's wins). */
@@ -123,6 +202,7 @@ export class RedisBackend extends RemoteCacheBackend {
 
   /** Removes `key` (`UNLINK`). */
   async delete(key: string): Promise<void> {
+    this.#invalidations.emit([key]);
     await this.client.command(["UNLINK", this.prefix + key]);
   }
 
@@ -153,10 +233,20 @@ export class RedisBackend extends RemoteCacheBackend {
       );
     }
     const match = escapeGlob(full) + "*";
+    let deleted = 0;
+    // SCAN walks one node's keys: in a cluster, every primary's.
+    const nodes = this.client instanceof RedisClusterClient
+      ? await this.client.primaries()
+      : [this.client];
+    for (const node of nodes) deleted += await this.#deleteMatching(node, match);
+    return deleted;
+  }
+
+  async #deleteMatching(node: RedisClient, match: string): Promise<number> {
     let cursor = "0";
     let deleted = 0;
     do {
-      const reply = await this.client.command([
+      const reply = await node.command([
         "SCAN",
         cursor,
         "MATCH",
@@ -170,6 +260,10 @@ export class RedisBackend extends RemoteCacheBackend {
       cursor = replyToString(reply[0]) ?? "0";
       const keys = reply[1] as Reply[];
       if (keys.length > 0) {
+        const prefixLength = this.prefix.length;
+        this.#invalidations.emit(
+          keys.map((k) => (replyToString(k) ?? "").slice(prefixLength)),
+        );
         const n = await this.client.command(["UNLINK", ...(keys as Uint8Array[])]);
         deleted += typeof n === "number" ? n : 0;
       }
@@ -203,8 +297,12 @@ export class RedisBackend extends RemoteCacheBackend {
     await this.client.command(["UNLINK", this.prefix + key + LEASE_SUFFIX]);
   }
 
-  /** Closes the connection. */
+  /** Closes the connection (every node's, and the sentinel subscription). */
   close(): Promise<void> {
+    this.#invalidations.close();
+    if (this.#sentinel) {
+      return Promise.all([this.client.close(), this.#sentinel.close()]).then(ignore);
+    }
     return this.client.close();
   }
 
@@ -218,12 +316,19 @@ export class RedisBackend extends RemoteCacheBackend {
   /** Pipelined `SET`s: one write, one round trip. */
   override async setMany(entries: readonly (readonly [string, unknown, number?])[]): Promise<void> {
     const commands = entries.map(([key, value, ttlMs]) => this.#setCommand(key, value, ttlMs));
-    await Promise.all(commands.map((c) => this.client.command(c)));
+    this.#invalidations.emit(entries.map(([key]) => key));
+    const done = Promise.all(commands.map((c) => this.client.command(c)));
+    if (this.#tracking && (this.client.status !== "ready" || this.client.tracking)) {
+      for (const [key] of entries) this.client.command(["PTTL", this.prefix + key]).catch(ignore);
+    }
+    await done;
   }
 
   /**
    * Values and remaining TTLs in one round trip: `MGET` pipelined with one
    * `PTTL` per key (all written in one tick, so one write on the socket).
+   * While tracking is on, only the `MGET`: an expiry in Redis then arrives
+   * as an invalidation, so the remaining TTL is not needed.
    */
   override async getManyWithTtl(
     keys: readonly string[],
@@ -233,6 +338,15 @@ export class RedisBackend extends RemoteCacheBackend {
     if (n === 0) return [];
     const full = keys.map((k) => this.prefix + k);
     const values = this.#mget(full);
+    if (this.#invalidations.active) {
+      const replies = await values;
+      const out: (RemoteEntry | undefined)[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const value = this.#decode(keys[i], replies[i], logger);
+        out[i] = value === undefined ? undefined : { value };
+      }
+      return out;
+    }
     const ttls = full.map((k) => this.client.command(["PTTL", k]));
     const [replies, ...pttls] = await Promise.all([values, ...ttls]);
     const out: (RemoteEntry | undefined)[] = new Array(n);
@@ -278,6 +392,8 @@ export class RedisBackend extends RemoteCacheBackend {
     try {
       return decodeValue(reply);
     } catch (error) {
+      // Read repair: removed, so a loader's write-back (SET NX) can replace it.
+      this.client.command(["UNLINK", this.prefix + key]).catch(ignore);
       (this.#logger ?? logger ?? this.#adopted ?? console).warn(
         `async-cache: Redis entry ${
           JSON.stringify(this.prefix + key)

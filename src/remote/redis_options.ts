@@ -52,10 +52,48 @@ export interface RedisBackendOptions {
    * 1,000,000, 64 and 64 KiB.
    */
   parserLimits?: ParserLimits;
+  /**
+   * Server-assisted invalidation (RESP3 `CLIENT TRACKING ON NOLOOP`): when
+   * any client changes a key this process holds in L1, the copy is dropped
+   * before its next read. Needs RESP3 and `+client|tracking` in an ACL;
+   * without either, L1 copies live until their TTL (logged once).
+   * Default `true`.
+   */
+  tracking?: boolean;
+  /**
+   * While tracking is on, a `PING` this often proves the connection alive
+   * (a half-open socket then times out and its L1 copies are dropped).
+   * Default `"1s"`.
+   */
+  healthCheckInterval?: Duration;
   /** The byte-stream adapter; default: the running runtime's (Deno, Bun or Node sockets). Tests inject a fake. */
   transport?: Connect;
   /** Where connection problems and corrupt entries are reported. Default: the logger of the caches it serves (`console` before any). */
   logger?: Logger;
+  /**
+   * Redis Cluster: seed nodes (one reachable node is enough to discover the
+   * rest) and the redirects one command may follow (default 5). Credentials,
+   * TLS and timeouts apply to every node. Not with `host`, `port`, `path`,
+   * `db` or `sentinels`.
+   */
+  cluster?: { nodes: readonly { host: string; port: number }[]; maxRedirects?: number };
+  /**
+   * Redis Sentinel: the sentinels to ask for the primary of `name`. Not with
+   * `host`, `port`, `path` or `cluster`.
+   */
+  sentinels?: readonly { host: string; port: number }[];
+  /** With `sentinels`: the monitored set's name (`sentinel monitor <name> ...`). */
+  name?: string;
+  /** With `sentinels`: the sentinels' own password, if they require one. */
+  sentinelPassword?: string;
+  /** With `sentinels` and `sentinelPassword`: the sentinels' ACL user. */
+  sentinelUsername?: string;
+}
+
+/** A node address, validated. */
+export interface NodeAddressOption {
+  host: string;
+  port: number;
 }
 
 /** Options after defaults, URL and validation. */
@@ -74,6 +112,17 @@ export interface ResolvedRedisOptions {
   parserLimits: ParserLimits | undefined;
   transport: Connect | undefined;
   logger: Logger | undefined;
+  tracking: boolean;
+  healthCheckIntervalMs: number;
+  cluster: { nodes: NodeAddressOption[]; maxRedirects: number | undefined } | undefined;
+  sentinel:
+    | {
+      sentinels: NodeAddressOption[];
+      name: string;
+      sentinelPassword: string | undefined;
+      sentinelUsername: string | undefined;
+    }
+    | undefined;
 }
 
 const WHAT = "RedisBackend";
@@ -216,6 +265,11 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     throw new InvalidOptionError(WHAT, "transport", "a Connect function", o.transport);
   }
   const logger = checkLogger(WHAT, o.logger);
+  const tracking = o.tracking ?? true;
+  if (typeof tracking !== "boolean") {
+    throw new InvalidOptionError(WHAT, "tracking", "a boolean", tracking);
+  }
+  const { cluster, sentinel } = checkTopology(o, defined, db);
   return {
     host,
     port,
@@ -231,6 +285,116 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     parserLimits,
     transport: o.transport,
     logger,
+    tracking,
+    healthCheckIntervalMs: parseDuration(
+      o.healthCheckInterval ?? "1s",
+      WHAT,
+      "healthCheckInterval",
+    ),
+    cluster,
+    sentinel,
+  };
+}
+
+function checkNodes(option: string, nodes: unknown): NodeAddressOption[] {
+  const expected = "a non-empty array of { host, port } (host a non-empty string, port 1-65535)";
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new InvalidOptionError(WHAT, option, expected, nodes);
+  }
+  return nodes.map((n) => {
+    const { host, port } = (n ?? {}) as Partial<NodeAddressOption>;
+    if (
+      typeof host !== "string" || host === "" || !Number.isInteger(port) || port! < 1 ||
+      port! > 65535
+    ) {
+      throw new InvalidOptionError(WHAT, option, expected, n);
+    }
+    return { host, port: port! };
+  });
+}
+
+/** `cluster` or `sentinels` (+ `name`), and the single-node options they exclude. */
+function checkTopology(
+  o: RedisBackendOptions,
+  explicit: RedisBackendOptions,
+  db: number,
+): Pick<ResolvedRedisOptions, "cluster" | "sentinel"> {
+  const hasSentinels = o.sentinels !== undefined;
+  for (const name of ["name", "sentinelPassword", "sentinelUsername"] as const) {
+    const v = o[name];
+    if (v === undefined) continue;
+    if (!hasSentinels) throw new InvalidOptionError(WHAT, name, "given with sentinels", "(set)");
+    if (typeof v !== "string" || (name !== "sentinelPassword" && v === "")) {
+      throw new InvalidOptionError(
+        WHAT,
+        name,
+        "a non-empty string",
+        name === "sentinelPassword" ? "(hidden)" : v,
+      );
+    }
+  }
+  if (o.cluster === undefined && !hasSentinels) return { cluster: undefined, sentinel: undefined };
+  const mode = o.cluster !== undefined ? "cluster" : "sentinels";
+  if (o.cluster !== undefined && hasSentinels) {
+    throw new InvalidOptionError(WHAT, "sentinels", "not given with cluster (pick one)", "(set)");
+  }
+  for (const name of ["host", "port", "path"] as const) {
+    if (explicit[name] !== undefined) {
+      throw new InvalidOptionError(
+        WHAT,
+        name,
+        `not given with ${mode} (the nodes are discovered)`,
+        explicit[name],
+      );
+    }
+  }
+  if (o.path !== undefined) {
+    throw new InvalidOptionError(WHAT, "url", `a redis:// URL with ${mode}`, "a unix socket URL");
+  }
+  if (o.cluster !== undefined) {
+    const c = o.cluster as { nodes?: unknown; maxRedirects?: unknown };
+    if (c === null || typeof c !== "object") {
+      throw new InvalidOptionError(WHAT, "cluster", "{ nodes: [{ host, port }, ...] }", c);
+    }
+    if (db !== 0) {
+      throw new InvalidOptionError(WHAT, "db", "0 with cluster (a cluster has one database)", db);
+    }
+    const max = c.maxRedirects;
+    if (max !== undefined && (!Number.isInteger(max) || (max as number) < 0)) {
+      throw new InvalidOptionError(WHAT, "cluster.maxRedirects", "an integer >= 0", max);
+    }
+    return {
+      cluster: {
+        nodes: checkNodes("cluster.nodes", c.nodes),
+        maxRedirects: max as number | undefined,
+      },
+      sentinel: undefined,
+    };
+  }
+  if (o.name === undefined) {
+    throw new InvalidOptionError(
+      WHAT,
+      "name",
+      "the monitored set's name with sentinels",
+      undefined,
+    );
+  }
+  if (o.sentinelUsername !== undefined && o.sentinelPassword === undefined) {
+    throw new InvalidOptionError(
+      WHAT,
+      "sentinelPassword",
+      "given with sentinelUsername",
+      undefined,
+    );
+  }
+  return {
+    cluster: undefined,
+    sentinel: {
+      sentinels: checkNodes("sentinels", o.sentinels),
+      name: o.name,
+      sentinelPassword: o.sentinelPassword,
+      sentinelUsername: o.sentinelUsername,
+    },
   };
 }
 

@@ -15,6 +15,22 @@ export interface RemoteEntry {
 }
 
 /**
+ * Told which keys changed in the shared tier (relative to the backend, as
+ * the cache passes them), or `null` when anything may have changed (a
+ * flush, or a lost connection during which invalidations were missed).
+ */
+export type InvalidationListener = (keys: readonly string[] | null) => void;
+
+/** Options of {@linkcode RemoteCacheBackend.set}. */
+export interface RemoteSetOptions {
+  /** Store only if the key holds nothing (Redis `SET NX`). */
+  ifAbsent?: boolean;
+}
+
+/** How a backend keeps caches' L1 copies coherent: invalidations it reports, or TTLs only. */
+export type CoherenceMode = "tracking" | "ttl";
+
+/**
  * The base class of a shared cache tier. Implement the five abstract methods;
  * override `getMany`, `setMany` and `getManyWithTtl` when the store can do
  * them in one round trip, and `deleteByPrefix` so that a cache's `clear()`
@@ -53,8 +69,18 @@ export interface RemoteEntry {
 export abstract class RemoteCacheBackend {
   /** The value stored under `key`, or `undefined` when there is none. */
   abstract get(key: string): Promise<unknown>;
-  /** Stores `value` under `key`, expiring after `ttlMs` milliseconds when given. */
-  abstract set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /**
+   * Stores `value` under `key`, expiring after `ttlMs` milliseconds when
+   * given. With `ifAbsent`, only when the key holds nothing (the cache asks
+   * this for a loader's write-back, so a newer write is never overwritten);
+   * a backend that cannot do that atomically may ignore it.
+   */
+  abstract set(
+    key: string,
+    value: unknown,
+    ttlMs?: number,
+    options?: RemoteSetOptions,
+  ): Promise<void>;
   /** Removes `key`. */
   abstract delete(key: string): Promise<void>;
   /** Removes every entry this backend owns (and nothing else). */
@@ -109,6 +135,53 @@ export abstract class RemoteCacheBackend {
    */
   releaseLease(_key: string): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Subscribes to invalidations: a coherent backend calls `listener` when a
+   * key changes in the shared tier (written or deleted by anyone, expired,
+   * evicted), and with `null` when anything may have changed. The default
+   * reports nothing: L1 copies then live until their TTL.
+   *
+   * @returns A function that unsubscribes.
+   */
+  onInvalidate(_listener: InvalidationListener): () => void {
+    return () => {};
+  }
+
+  /**
+   * Subscribes to the backend becoming usable again after an outage (a
+   * reconnect), so the cache can stop skipping it at once. The default
+   * never calls it.
+   *
+   * @returns A function that unsubscribes.
+   */
+  onReady(_listener: () => void): () => void {
+    return () => {};
+  }
+
+  /** How L1 copies are kept coherent now: `"tracking"` (invalidations reported) or `"ttl"`. */
+  get coherence(): CoherenceMode {
+    return "ttl";
+  }
+
+  /**
+   * The current generation of each key (0 when never bumped): counters the
+   * cache stamps entries with, so a namespace or a tag is invalidated by
+   * bumping one counter. The default reads them with `getMany`.
+   */
+  async getGenerations(keys: readonly string[]): Promise<number[]> {
+    const values = await this.getMany(keys);
+    return values.map((v) => typeof v === "number" ? v : 0);
+  }
+
+  /**
+   * Adds one to each generation counter (atomically where the store can).
+   * The default reads and writes them with `get`/`set`.
+   */
+  async bumpGenerations(keys: readonly string[]): Promise<void> {
+    const current = await this.getGenerations(keys);
+    await Promise.all(keys.map((key, i) => this.set(key, current[i] + 1)));
   }
 
   /** The values of several keys, in order (`undefined` for each miss). */

@@ -67,6 +67,14 @@ export interface RedisClientOptions {
   protocol?: 2 | 3;
   /** Receives RESP3 push messages (they answer no command). */
   onPush?: (push: PushReply) => void;
+  /**
+   * RESP3 server-assisted invalidation: after `HELLO 3`, each connection
+   * sends `CLIENT TRACKING ON` with these arguments (e.g. `["NOLOOP"]`), so
+   * `invalidate` pushes reach `onPush`. A refusal (RESP2, `NOPERM`) is
+   * logged once and the connection is used without it; see
+   * {@linkcode RedisClient.tracking}. Default: off.
+   */
+  tracking?: readonly string[];
 }
 
 /** Where the client is in its lifecycle. */
@@ -213,6 +221,9 @@ export class RedisClient extends EventTarget {
   readonly #backoff: Backoff;
   readonly #wantProtocol: 2 | 3;
   readonly #onPush: ((push: PushReply) => void) | undefined;
+  readonly #trackingArgs: readonly string[] | undefined;
+  #tracking = false;
+  #trackingWarned = false;
 
   #status: ClientStatus = "idle";
   #protocol: 2 | 3 | undefined;
@@ -307,6 +318,12 @@ export class RedisClient extends EventTarget {
     this.#backoff = o.backoff ?? defaultBackoff;
     this.#wantProtocol = o.protocol ?? 3;
     this.#onPush = o.onPush;
+    this.#trackingArgs = o.tracking;
+  }
+
+  /** Whether the current connection has `CLIENT TRACKING` on (false while not ready). */
+  get tracking(): boolean {
+    return this.#tracking && this.#status === "ready";
   }
 
   /** Where the client is in its lifecycle. */
@@ -676,6 +693,16 @@ export class RedisClient extends EventTarget {
     }
     if (this.#db !== 0) setup.push(["SELECT", this.#db]);
     if (!named) setup.push(["CLIENT", "SETNAME", name!]);
+    const tracking = this.#trackingArgs !== undefined && protocol === 3;
+    if (tracking) setup.push(["CLIENT", "TRACKING", "ON", ...this.#trackingArgs!]);
+    let trackingOn = tracking;
+    if (this.#trackingArgs !== undefined && !tracking && !this.#trackingWarned) {
+      this.#trackingWarned = true;
+      this.#logger?.warn(
+        `Redis at ${this.#where} speaks RESP2 only: no server-assisted invalidation; ` +
+          `L1 copies of shared entries live until their TTL`,
+      );
+    }
     if (setup.length > 0) {
       const replies = await Promise.all(this.#internal(conn, setup));
       for (let i = 0; i < replies.length; i++) {
@@ -683,6 +710,17 @@ export class RedisClient extends EventTarget {
         if (!(reply instanceof RedisReplyError)) continue;
         const command = String(setup[i][0]);
         if (command === "AUTH" || isAuthFailure(reply)) throw authError(command, reply);
+        if (command === "CLIENT" && setup[i][1] === "TRACKING") {
+          trackingOn = false;
+          if (!this.#trackingWarned) {
+            this.#trackingWarned = true;
+            this.#logger?.warn(
+              `Redis at ${this.#where} refused CLIENT TRACKING (${reply.message}); ` +
+                `L1 copies of shared entries live until their TTL (grant +client|tracking to fix)`,
+            );
+          }
+          continue;
+        }
         if (command === "CLIENT") {
           // The name is a courtesy to operators: a user without `client|setname`
           // (least privilege) still gets a working connection.
@@ -704,6 +742,7 @@ export class RedisClient extends EventTarget {
       }
     }
     this.#protocol = protocol;
+    this.#tracking = trackingOn;
   }
 
   #ready(conn: Conn): void {

@@ -348,6 +348,12 @@ export class FakeConnection {
   destroyedByClient = false;
   /** The connection's id (1, 2, ...). */
   readonly id: number;
+  /** `CLIENT TRACKING ON` (RESP3): the keys it read get `invalidate` pushes when changed. */
+  tracking = false;
+  /** `NOLOOP`: no pushes for this connection's own writes. */
+  noloop = false;
+  /** Keys this connection read while tracking (forgotten once invalidated, as in Redis). */
+  readonly tracked: Set<string> = new Set();
 
   readonly #server: FakeRedis;
   readonly #side: ServerSide;
@@ -754,13 +760,80 @@ export class FakeRedis {
     const e = db.get(key);
     if (e && e.expiresAt !== undefined && e.expiresAt <= this.#now()) {
       db.delete(key);
+      this.#invalidate([key], undefined);
       return undefined;
     }
     return e;
   }
 
+  /**
+   * RESP3 tracking: tells every tracking connection that read one of `keys`
+   * (`null`: a flush, everything) that it changed; the writer itself only
+   * with tracking but no `NOLOOP`. As in Redis, a key is forgotten once told.
+   */
+  #invalidate(keys: readonly string[] | null, writer: FakeConnection | undefined): void {
+    for (const conn of this.connections) {
+      if (!conn.tracking || conn.closed) continue;
+      if (keys === null) {
+        conn.tracked.clear();
+        conn.send(resp.push([resp.bulk("invalidate"), resp.nil(3)]));
+        continue;
+      }
+      const told: Uint8Array[] = [];
+      for (const key of keys) {
+        if (!conn.tracked.delete(key)) continue;
+        if (conn !== writer || !conn.noloop) told.push(resp.bulk(fromLatin1(key)));
+      }
+      if (told.length > 0) conn.send(resp.push([resp.bulk("invalidate"), resp.array(told)]));
+    }
+  }
+
+  /** Remembers the keys a tracking connection read. */
+  #track(conn: FakeConnection, name: string, raw: Uint8Array[]): void {
+    if (!conn.tracking) return;
+    if (
+      name === "GET" || name === "MGET" || name === "PTTL" || name === "TTL" || name === "EXISTS"
+    ) {
+      for (let i = 1; i < raw.length; i++) conn.tracked.add(latin1(raw[i]));
+    }
+  }
+
+  /** The keys a write command changes (`null`: all of them), or `undefined` for none. */
+  static #written(name: string, raw: Uint8Array[]): string[] | null | undefined {
+    switch (name) {
+      case "SET":
+      case "INCR":
+      case "INCRBY":
+      case "EXPIRE":
+      case "PEXPIRE":
+      case "PERSIST":
+        return raw.length > 1 ? [latin1(raw[1])] : undefined;
+      case "DEL":
+      case "UNLINK":
+        return raw.slice(1).map(latin1);
+      case "MSET":
+        return raw.slice(1).filter((_, i) => i % 2 === 0).map(latin1);
+      case "FLUSHDB":
+      case "FLUSHALL":
+        return null;
+      default:
+        return undefined;
+    }
+  }
+
   /** The default responder: a small, binary-safe Redis. */
   #respond(command: FakeCommand): Uint8Array {
+    const reply = this.#reply(command);
+    if (reply[0] !== 0x2d /* "-" */) {
+      const { conn, raw, name } = command;
+      const written = FakeRedis.#written(name, raw);
+      if (written !== undefined) this.#invalidate(written, conn);
+      this.#track(conn, name, raw);
+    }
+    return reply;
+  }
+
+  #reply(command: FakeCommand): Uint8Array {
     const { conn, raw, args } = command;
     const name = command.name;
     const p = conn.protocol;
@@ -854,6 +927,23 @@ export class FakeRedis {
           return resp.ok;
         }
         if (sub === "GETNAME") return conn.name === undefined ? nil : resp.bulk(conn.name);
+        if (sub === "TRACKING") {
+          const on = (args[2] ?? "").toUpperCase();
+          if (on === "OFF") {
+            conn.tracking = false;
+            conn.tracked.clear();
+            return resp.ok;
+          }
+          if (on !== "ON") return resp.error("ERR syntax error");
+          if (conn.protocol !== 3) {
+            return resp.error(
+              "ERR Keys tracking in RESP2 needs a REDIRECT client: this fake supports RESP3 tracking only",
+            );
+          }
+          conn.tracking = true;
+          conn.noloop = args.slice(3).some((a) => a.toUpperCase() === "NOLOOP");
+          return resp.ok;
+        }
         if (sub === "ID") return resp.int(conn.id);
         return resp.error(`ERR unknown subcommand '${args[1]}'.`);
       }

@@ -1,0 +1,212 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { AsyncCache, keySlot, RedisBackend, type RedisClusterClient } from "../mod.ts";
+import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
+import { cli, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
+
+const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
+
+describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip }, () => {
+  let cluster: RedisCluster;
+  const backends: RedisBackend[] = [];
+  before(async () => {
+    cluster = await startRedisCluster();
+  });
+  after(async () => {
+    for (const b of backends) await b.close();
+    await cluster?.stop();
+  });
+
+  const backend = (options: Record<string, unknown> = {}) => {
+    const b = new RedisBackend({
+      // One seed is enough: the rest is discovered.
+      cluster: { nodes: [cluster.seeds[0]] },
+      logger: new RecordingLogger(),
+      ...options,
+    });
+    backends.push(b);
+    return b;
+  };
+  const clusterClient = (b: RedisBackend) => b.client as RedisClusterClient;
+
+  test("keySlot agrees with CLUSTER KEYSLOT, hash tags included", async () => {
+    const b = backend();
+    const keys = ["foo", "123456789", "{user1000}.following", "a{}b", "{}{x}", "é{tag}x", "{a}{b}"];
+    for (let i = 0; i < 40; i++) keys.push(`key:${i * 7919}`);
+    for (const key of keys) {
+      assert.equal(await b.client.command(["CLUSTER", "KEYSLOT", key]), keySlot(key), key);
+    }
+  });
+
+  test("keys on every slot range: written through one seed, on all three primaries", async () => {
+    const b = backend({ prefix: "spread:" });
+    const keys = Array.from({ length: 600 }, (_, i) => `k${i}`);
+    await b.setMany(keys.map((k, i) => [k, { i }, 60_000]));
+    const primaries = await clusterClient(b).primaries();
+    assert.equal(primaries.length, 3);
+    const sizes = await Promise.all(primaries.map((p) => p.command(["DBSIZE"])));
+    for (const size of sizes) assert.ok((size as number) > 100, `uneven spread: ${sizes}`);
+    const values = await b.getMany(keys);
+    assert.deepEqual(values, keys.map((_, i) => ({ i })));
+  });
+
+  test("MGET across slots: split per slot, one round trip per node, values in key order", async () => {
+    const b = backend({ prefix: "mget:" });
+    const keys = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? `{tag}${i}` : `m${i}`));
+    await b.setMany(keys.map((k, i) => [k, `v${i}`]));
+    const values = await b.getMany([...keys, "absent"]);
+    assert.deepEqual(values, [...keys.map((_, i) => `v${i}`), undefined]);
+    const withTtl = await b.getManyWithTtl(keys.slice(0, 10));
+    assert.deepEqual(withTtl.map((e) => e?.value), keys.slice(0, 10).map((_, i) => `v${i}`));
+    // Hash-tagged keys share one slot: a raw MGET of them goes to one node as is.
+    const tagged = keys.filter((k) => k.startsWith("{tag}")).map((k) => "mget:" + k);
+    assert.equal(new Set(tagged.map(keySlot)).size, 1);
+    const raw = await b.client.command(["MGET", ...tagged]) as unknown[];
+    assert.equal(raw.length, tagged.length);
+    assert.ok(raw.every((v) => v instanceof Uint8Array));
+    // Multi-key UNLINK is split by slot too, and the counts summed.
+    assert.equal(await b.client.command(["UNLINK", ...keys.map((k) => "mget:" + k)]), 200);
+  });
+
+  test("clear() deletes its prefix on every primary, and nothing else", async () => {
+    const a = backend({ prefix: "ca:" });
+    const other = backend({ prefix: "cb:" });
+    const keys = Array.from({ length: 300 }, (_, i) => `x${i}`);
+    await a.setMany(keys.map((k) => [k, 1]));
+    await other.setMany(keys.map((k) => [k, 2]));
+    await a.clear();
+    assert.deepEqual(await a.getMany(keys), keys.map(() => undefined));
+    assert.deepEqual(await other.getMany(keys), keys.map(() => 2));
+    assert.equal(await other.deleteByPrefix(""), 300);
+  });
+
+  test("a slot migrated during load: ASK, then MOVED, and no command fails", async () => {
+    const b = backend({ prefix: "mig:" });
+    const client = clusterClient(b);
+    const keys = Array.from({ length: 60 }, (_, i) => `{mig}:${i}`);
+    const slot = keySlot("mig");
+    await b.setMany(keys.map((k, i) => [k, i]));
+    const source = await cluster.owner(slot);
+    const nodes = await cluster.nodes();
+    const target = nodes.find((n) => n.primary && !n.failed && n.id !== source.id)!;
+
+    let stop = false;
+    let reads = 0;
+    const failures: string[] = [];
+    const load = (async () => {
+      while (!stop) {
+        await Promise.all(keys.map(async (k, i) => {
+          try {
+            const v = await b.get(k);
+            if (v !== i) failures.push(`${k}: ${v}`);
+            reads++;
+          } catch (error) {
+            failures.push(`${k}: ${(error as Error).message}`);
+          }
+        }));
+        await sleep(1);
+      }
+    })();
+
+    await cli(target.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id);
+    await cli(source.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id);
+    const migrate = (names: string[]) =>
+      cli(
+        source.port,
+        "MIGRATE",
+        "127.0.0.1",
+        String(target.port),
+        "",
+        "0",
+        "5000",
+        "KEYS",
+        ...names,
+      );
+    const full = keys.map((k) => `mig:${k}`);
+    await migrate(full.slice(0, 30));
+    // A migrated key is now answered with ASK by the source.
+    assert.equal(await b.get(keys[0]), 0);
+    await sleep(150);
+    assert.ok(client.redirects.ask > 0, "ASK was never followed");
+    await migrate(full.slice(30));
+    const movedBefore = client.redirects.moved;
+    // The documented order: the target first, then the source, then the others.
+    const others = nodes.filter((n) =>
+      n.primary && !n.failed && n !== target && n.id !== source.id
+    );
+    for (const n of [target, source, ...others]) {
+      await cli(n.port, "CLUSTER", "SETSLOT", String(slot), "NODE", target.id);
+    }
+    await waitFor(() => client.redirects.moved > movedBefore, 5_000).catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(client.redirects)} ${failures.slice(0, 3)}`);
+    });
+    await sleep(200);
+    stop = true;
+    await load;
+    assert.deepEqual(failures, []);
+    assert.ok(reads > keys.length * 2, `only ${reads} reads`);
+    assert.equal(await b.get(keys[59]), 59);
+    assert.equal((await cluster.owner(slot)).id, target.id);
+  });
+
+  test("a primary killed during load: 0 failed gets, L2 back after the failover", async () => {
+    const b = backend({ prefix: "fo:", socketTimeout: "300ms", connectTimeout: "300ms" });
+    const probe = backend({ prefix: "fo:", cluster: { nodes: cluster.seeds } });
+    const cache = new AsyncCache<string>({
+      maxsize: 20,
+      remoteCache: b,
+      logger: new RecordingLogger(),
+    });
+    const keys = Array.from({ length: 150 }, (_, i) => `f${i}`);
+    for (const k of keys) await cache.set(k, `v:${k}`);
+    await cache.flush();
+    // The victim: the primary of the first key's slot.
+    const victim = await cluster.owner(keySlot("fo:" + keys[0]));
+    let stop = false;
+    let gets = 0;
+    const failures: string[] = [];
+    const load = (async () => {
+      while (!stop) {
+        await Promise.all(keys.map(async (k) => {
+          try {
+            const v = await cache.get(k, { loader: () => `v:${k}` });
+            if (v !== `v:${k}`) failures.push(`${k}: ${v}`);
+            gets++;
+          } catch (error) {
+            failures.push(`${k}: ${(error as Error).message}`);
+          }
+        }));
+        await sleep(5);
+      }
+    })();
+    await sleep(200);
+    await cluster.server(victim.port).kill();
+    const killedAt = Date.now();
+    await cluster.waitHealthy(20_000);
+    // L2 back: a write through the cache to a key of the failed-over slots reaches Redis.
+    await waitFor(async () => {
+      const key = `after${Math.random()}`.slice(0, 12);
+      const k = keys[0];
+      await cache.set(k, `v:${k}`);
+      await cache.flush();
+      await cache.set(key, "x");
+      await cache.flush();
+      try {
+        return (await probe.get(k)) === `v:${k}` && (await probe.get(key)) === "x";
+      } catch {
+        return false;
+      }
+    }, 20_000);
+    const l2Back = Date.now() - killedAt;
+    const hitsBefore = cache.getMetrics().l2Hits;
+    await sleep(300);
+    stop = true;
+    await load;
+    await cache.close();
+    assert.deepEqual(failures, []);
+    assert.ok(gets > 1000, `only ${gets} gets`);
+    assert.ok(cache.getMetrics().l2Hits > hitsBefore, "no L2 hit after the failover");
+    console.log(`  failover: L2 back ${l2Back} ms after the kill; ${gets} gets, 0 failed`);
+  });
+});
