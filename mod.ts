@@ -20,12 +20,23 @@
 export {
   AsyncCache,
   type AsyncCacheOptions,
+  type CacheEventName,
+  type CacheEvents,
   type CacheKey,
+  type CacheListener,
   type CacheMetrics,
+  type CacheServingOptions,
   type GetOptions,
+  type LeaseOptions,
+  type Loader,
+  type LoaderContext,
+  type LoaderResult,
+  type ServingOptions,
   type SetOptions,
+  type TtlFunction,
   type WarmupOptions,
 } from "./src/cache/async_cache.ts";
+export { type NoCache, noCache, type Unwrapped } from "./src/cache/_serve.ts";
 export {
   AsyncLRU,
   type AsyncLRUOptions,
@@ -86,6 +97,7 @@ export {
   BackupError,
   CacheClosedError,
   InvalidOptionError,
+  LoaderTimeoutError,
   RedisAuthError,
   RedisClusterError,
   RedisConnectionError,

@@ -108,6 +108,44 @@ export class BackupError extends Error {
 }
 
 /**
+ * A loader ran past the cache's `hardTimeout`: every caller waiting for that
+ * load (and holding no graced value) gets this error, and the loader's
+ * `signal` is aborted with it. Nothing is cached.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCache, LoaderTimeoutError } from "@async-cache/cache";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const cache = new AsyncCache<string>({ hardTimeout: 10 });
+ * const never = ({ signal }: { signal: AbortSignal }) =>
+ *   new Promise<string>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+ * await assertRejects(() => cache.get("slow", { loader: never }), LoaderTimeoutError);
+ * await cache.close();
+ * ```
+ */
+export class LoaderTimeoutError extends Error {
+  /** The key whose loader timed out. */
+  readonly key: string;
+  /** The timeout that passed, in ms. */
+  readonly timeoutMs: number;
+  /**
+   * Creates the error.
+   *
+   * @param key The key being loaded.
+   * @param timeoutMs The hard timeout, in ms.
+   */
+  constructor(key: string, timeoutMs: number) {
+    super(
+      `Loader of key ${JSON.stringify(key)} did not settle within ${timeoutMs} ms (hardTimeout)`,
+    );
+    this.name = "LoaderTimeoutError";
+    this.key = key;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
  * A `"session"` or `"user"` scoped tool (or invalidation) ran where the
  * context does not give that id: outside `withAgentContext`, or in one
  * without it. Never silently a global entry.

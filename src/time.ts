@@ -11,10 +11,28 @@ import { InvalidOptionError } from "./errors.ts";
 export interface Clock {
   /** The current time in milliseconds. */
   now(): number;
+  /**
+   * Optional: runs `fn` once, `ms` from now, and returns a function that
+   * cancels it. Caches use it for loader timeouts and lease polls, so a fake
+   * clock can drive them; without it they use `setTimeout`.
+   */
+  schedule?(fn: () => void, ms: number): () => void;
 }
 
 /** The default clock: `Date.now()`. */
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Runs `fn` after `ms` on `clock` (its `schedule`, else `setTimeout`) and
+ * returns the cancel function. Not unref'd: a caller is awaiting each of
+ * these timers (a timeout, a lease poll), and each is cleared when what it
+ * bounds settles.
+ */
+export function scheduleOn(clock: Clock, fn: () => void, ms: number): () => void {
+  if (clock.schedule !== undefined) return clock.schedule(fn, ms);
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+}
 
 /** A duration: milliseconds as a number, or a string with a unit (`"300ms"`, `"5s"`, `"2m"`, `"1h"`, `"1d"`). */
 export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`;

@@ -56,6 +56,12 @@ export class AgentRemote extends RemoteCacheBackend {
   close(): Promise<void> {
     return Promise.resolve();
   }
+  override acquireLease(key: string, ttlMs: number): Promise<boolean> {
+    return this.#backend.acquireLease(key, ttlMs);
+  }
+  override releaseLease(key: string): Promise<void> {
+    return this.#backend.releaseLease(key);
+  }
   override onInvalidate(listener: InvalidationListener): () => void {
     return this.#backend.onInvalidate(listener);
   }

@@ -26,7 +26,14 @@
  *
  * @module
  */
-import { AsyncCache, cacheInternals, type CacheMetrics } from "../cache/async_cache.ts";
+import {
+  AsyncCache,
+  type CacheEventName,
+  cacheInternals,
+  type CacheListener,
+  type CacheMetrics,
+} from "../cache/async_cache.ts";
+import type { CacheServingOptions } from "../cache/_serve.ts";
 import { Counters } from "../cache/_metrics.ts";
 import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
 import { resolveCacheOptions } from "../cache/_options.ts";
@@ -54,8 +61,14 @@ export type AgentScope =
 /** A resource a mutating tool invalidates: all of it, or one scope of it. */
 export type Invalidation = string | { resource: string; scope?: AgentScope };
 
-/** Options for {@linkcode AgentCache}. Give `resource` (a cached read tool) or `invalidates` (a mutating tool). */
-export interface AgentCacheOptions {
+/**
+ * Options for {@linkcode AgentCache}. Give `resource` (a cached read tool) or
+ * `invalidates` (a mutating tool). A cached tool also takes the serving
+ * options of `AsyncCache` (`staleWhileRevalidate`, `grace`, `softTimeout`,
+ * `hardTimeout`, `refreshAhead`, `lease`); they apply to its L1 entries
+ * (`localTtl` long) and its loads.
+ */
+export interface AgentCacheOptions extends CacheServingOptions {
   /** What the tool reads, e.g. `"cart"`; `invalidateResource("cart")` drops its entries. */
   resource?: string;
   /** Who shares an entry. Default `"global"`. */
@@ -121,6 +134,8 @@ export interface AgentTool<A extends unknown[], R> {
   flush(): Promise<void>;
   /** Releases the tool; the last copy of a tool closes its cache (never the shared `remoteCache`). */
   close(): Promise<void>;
+  /** Listens to the tool's cache events (see `AsyncCache.on`); a mutating tool has none. */
+  on<N extends CacheEventName>(name: N, listener: CacheListener<N>): () => void;
 }
 
 /** What `AgentCache(options)` returns: a wrapper that is also a method decorator. */
@@ -476,7 +491,21 @@ function cachedTool(
     localTtl = Math.min(ttl, parseDuration(options.localTtl, WHAT, "localTtl"));
   }
   const maxsize = options.maxsize ?? 1024;
-  resolveCacheOptions(WHAT, { maxsize, logger: options.logger, clock: options.clock });
+  const serving: CacheServingOptions = {
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    grace: options.grace,
+    softTimeout: options.softTimeout,
+    hardTimeout: options.hardTimeout,
+    refreshAhead: options.refreshAhead,
+    lease: options.lease,
+  };
+  resolveCacheOptions(WHAT, {
+    maxsize,
+    logger: options.logger,
+    clock: options.clock,
+    remoteCache: remote,
+    ...serving,
+  });
   const base = quote(resource) + ":";
   const scopeKind = typeof scope === "function" ? `fn:${scope}` : scope;
 
@@ -484,7 +513,7 @@ function cachedTool(
     const tool = toolName(options, site.name);
     const where = `AgentCache tool "${tool}" (resource "${resource}")`;
     const rec = record(resource);
-    const fingerprint = JSON.stringify([scopeKind, ttl, localTtl, maxsize, String(fn)]);
+    const fingerprint = JSON.stringify([scopeKind, ttl, localTtl, maxsize, serving, String(fn)]);
     let shared = rec.tools.get(tool);
     if (shared !== undefined && (shared.fingerprint !== fingerprint || shared.remote !== remote)) {
       throw new InvalidOptionError(
@@ -503,6 +532,7 @@ function cachedTool(
           namespace: NAMESPACE,
           logger: options.logger,
           clock: options.clock,
+          ...serving,
         }),
         remote,
         fingerprint,
@@ -532,6 +562,10 @@ function cachedTool(
       name: { value: tool },
       toolName: { value: tool },
       getMetrics: { value: () => cache.getMetrics() },
+      on: {
+        value: <N extends CacheEventName>(name: N, listener: CacheListener<N>) =>
+          cache.on(name, listener),
+      },
       flush: { value: () => cache.flush() },
       close: {
         value: async () => {
@@ -553,7 +587,19 @@ function mutatingTool(
   remote: PrefixDeletable | undefined,
   logger: Logger,
 ): AgentToolWrapper {
-  for (const option of ["ttl", "localTtl", "scope", "maxsize"] as const) {
+  const cachedOnly = [
+    "ttl",
+    "localTtl",
+    "scope",
+    "maxsize",
+    "staleWhileRevalidate",
+    "grace",
+    "softTimeout",
+    "hardTimeout",
+    "refreshAhead",
+    "lease",
+  ] as const;
+  for (const option of cachedOnly) {
     if (options[option] !== undefined) {
       throw new InvalidOptionError(
         WHAT,
@@ -602,6 +648,7 @@ function mutatingTool(
       name: { value: tool },
       toolName: { value: tool },
       getMetrics: { value: () => NO_METRICS() },
+      on: { value: () => () => {} },
       flush: { value: () => Promise.resolve() },
       close: { value: () => Promise.resolve() },
     });

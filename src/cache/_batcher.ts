@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { TtlSpec } from "./_serve.ts";
 
 /** A user-supplied batch loader. */
 // deno-lint-ignore no-explicit-any
@@ -20,7 +21,7 @@ export interface BatchWaiter {
   /** The cache's bookkeeping for this caller's load (opaque here). */
   flight: unknown;
   /** TTL for the loaded value, in ms. */
-  ttl: number | undefined;
+  ttl: TtlSpec;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -65,7 +66,7 @@ export class Batcher {
     key: string,
     looked: boolean,
     flight: unknown,
-    ttl: number | undefined,
+    ttl: TtlSpec,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let batch = this.#pending.get(loader);

@@ -12,9 +12,14 @@
  */
 import type { Generations } from "../remote/_generations.ts";
 import type { AnyBatchLoader } from "./_batcher.ts";
+import type { NoCache, ServePlan, TtlSpec } from "./_serve.ts";
+import type { LoaderContext } from "./_timeouts.ts";
 
-/** A loader of one key. */
-export type Loader<V> = () => V | undefined | Promise<V | undefined>;
+/** What a loader may return: a value, `undefined` (nothing), or `noCache(value)`. */
+export type LoaderResult<V> = V | NoCache<V> | undefined;
+
+/** A loader of one key (it may ignore its argument). */
+export type Loader<V> = (context: LoaderContext) => LoaderResult<V> | Promise<LoaderResult<V>>;
 
 /** One key's lookup or load in progress. */
 export interface Flight<V> {
@@ -26,8 +31,8 @@ export interface Flight<V> {
   lookingUp: boolean;
   loader: Loader<V> | undefined;
   batchLoader: AnyBatchLoader | undefined;
-  /** TTL for the loaded value, in ms. */
-  ttl: number | undefined;
+  /** TTL for the loaded value: ms, or a function of the value. */
+  ttl: TtlSpec;
   /** Tags of the loaded value. */
   tags: readonly string[] | undefined;
   /** The L2 generations its lookup saw: its write-back is stamped with them. */
@@ -39,6 +44,8 @@ export interface Flight<V> {
    * one, and nothing would track the key).
    */
   writeBack: "absent" | "force" | "none";
+  /** The serving plan (timeouts, stale keep time) of the get that started it. */
+  plan: ServePlan | undefined;
 }
 
 /** The flights of one cache, by normalised key. */
@@ -55,8 +62,9 @@ export class Flights<V> {
     key: string,
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
-    ttl: number | undefined,
+    ttl: TtlSpec,
     tags: readonly string[] | undefined,
+    plan?: ServePlan,
   ): Flight<V> {
     const flight: Flight<V> = {
       promise: undefined as unknown as Promise<V | undefined>,
@@ -68,6 +76,7 @@ export class Flights<V> {
       tags,
       gens: undefined,
       writeBack: "absent",
+      plan,
     };
     this.#map.set(key, flight);
     return flight;

@@ -44,6 +44,20 @@ export interface CacheMetrics {
   evictions: number;
   /** L1 entries dropped because their TTL had passed (on a read, or when pushed out). */
   expirations: number;
+  /** Reads answered with an entry past its TTL (stale-while-revalidate, grace, soft timeout). */
+  stale: number;
+  /** Background loads started to refresh an entry (stale-while-revalidate, `refreshAhead`). */
+  refreshes: number;
+  /** Loads that passed `softTimeout` (they go on in the background). */
+  softTimeouts: number;
+  /** Loads abandoned at `hardTimeout` (`LoaderTimeoutError`). */
+  timeouts: number;
+  /** Loaded values not stored: `noCache(value)`, or a TTL function that returned 0. */
+  uncached: number;
+  /** Leases this cache took before loading (`lease`). */
+  leases: number;
+  /** Misses that waited for another instance's lease instead of loading. */
+  leaseWaits: number;
   /** Invalidations applied to L1: keys, tags or everything changed in L2 (by anyone). */
   invalidations: number;
   /**
@@ -71,6 +85,13 @@ export class Counters {
   loadErrors = 0;
   batches = 0;
   coalesced = 0;
+  stale = 0;
+  refreshes = 0;
+  softTimeouts = 0;
+  timeouts = 0;
+  uncached = 0;
+  leases = 0;
+  leaseWaits = 0;
 
   /** Zeroes every counter. */
   reset(): void {
@@ -80,6 +101,13 @@ export class Counters {
       this.loadErrors =
       this.batches =
       this.coalesced =
+      this.stale =
+      this.refreshes =
+      this.softTimeouts =
+      this.timeouts =
+      this.uncached =
+      this.leases =
+      this.leaseWaits =
         0;
   }
 
@@ -109,6 +137,13 @@ export class Counters {
       coalesced: this.coalesced,
       evictions: store.evictions,
       expirations: store.expirations,
+      stale: this.stale,
+      refreshes: this.refreshes,
+      softTimeouts: this.softTimeouts,
+      timeouts: this.timeouts,
+      uncached: this.uncached,
+      leases: this.leases,
+      leaseWaits: this.leaseWaits,
       invalidations: remote?.invalidations ?? 0,
       coherence,
       breaker,

@@ -9,6 +9,14 @@ import { type Logger, resolveLogger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import {
+  type CacheServingOptions,
+  type LeasePlan,
+  resolveLease,
+  resolveServing,
+  type ServePlan,
+  type TtlSpec,
+} from "./_serve.ts";
+import {
   type Clock,
   type Duration,
   parseDuration,
@@ -17,7 +25,7 @@ import {
 } from "../time.ts";
 
 /** The options every cache understands, before validation. */
-export interface CacheOptionsInput {
+export interface CacheOptionsInput extends CacheServingOptions {
   maxsize?: number;
   defaultTtl?: Duration;
   batchWindowMs?: number;
@@ -40,6 +48,9 @@ export interface CacheConfig {
   logger: Logger;
   clock: Clock;
   backup: DiskBackend | undefined;
+  /** Serving through trouble; `undefined` when every such option is off. */
+  serve: ServePlan | undefined;
+  lease: LeasePlan | undefined;
 }
 
 /**
@@ -102,7 +113,11 @@ export function resolveCacheOptions(
   ) {
     throw new InvalidOptionError(what, "backup", "a DiskBackend", backup);
   }
+  const serve = resolveServing(what, options);
+  const lease = resolveLease(what, options.lease, remote !== undefined);
   return {
+    serve,
+    lease,
     maxsize,
     defaultTtl,
     batchWindowMs,
@@ -119,7 +134,7 @@ export function resolveCacheOptions(
 export interface GetOptionsInput {
   loader?: unknown;
   batchLoader?: unknown;
-  ttl?: Duration;
+  ttl?: unknown;
 }
 
 /**
@@ -132,7 +147,7 @@ export interface GetOptionsInput {
 export function checkGetOptions(
   options: GetOptionsInput,
   defaultTtl: number | undefined,
-): number | undefined {
+): TtlSpec {
   const { loader, batchLoader, ttl } = options;
   if (loader !== undefined && typeof loader !== "function") {
     throw new InvalidOptionError("AsyncCache.get", "loader", "a function", loader);
@@ -140,5 +155,6 @@ export function checkGetOptions(
   if (batchLoader !== undefined && typeof batchLoader !== "function") {
     throw new InvalidOptionError("AsyncCache.get", "batchLoader", "a function", batchLoader);
   }
-  return ttl === undefined ? defaultTtl : parseDuration(ttl, "AsyncCache.get", "ttl");
+  if (ttl === undefined) return defaultTtl;
+  return typeof ttl === "function" ? ttl as TtlSpec : parseDuration(ttl, "AsyncCache.get", "ttl");
 }

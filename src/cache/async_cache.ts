@@ -8,11 +8,15 @@
  * modules of one concern each: load tracking (`_flights.ts`), batching
  * (`_batcher.ts`), the L2 tier and its fill (`../remote/_remote_tier.ts`),
  * the disk snapshot (`_backup_link.ts`), counters (`_metrics.ts`),
- * lifecycle (`_lifecycle.ts`) and option checks (`_options.ts`).
+ * lifecycle (`_lifecycle.ts`) and option checks (`_options.ts`). Serving
+ * through trouble (stale-while-revalidate, grace, timeouts, early refresh,
+ * lease) hooks in on the miss path only (`_serve.ts`, `_timeouts.ts`,
+ * `_lease.ts`); events (`_events.ts`) cost nothing until someone listens.
  *
  * @module
  */
 import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
+import type { BreakerState } from "../remote/circuit_breaker.ts";
 import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
@@ -28,6 +32,22 @@ import {
   resolveSlot,
 } from "./_batcher.ts";
 import { type Flight, Flights, type Loader } from "./_flights.ts";
+import { type CacheEventName, type CacheListener, Events } from "./_events.ts";
+import { awaitLeasedValue } from "./_lease.ts";
+import {
+  type CacheServingOptions,
+  hasServingOptions,
+  isNoCache,
+  NO_PLAN,
+  NO_STORE,
+  planOf,
+  type ServePlan,
+  type ServingOptions,
+  ttlFor,
+  type TtlFunction,
+  type TtlSpec,
+} from "./_serve.ts";
+import { Cancellations, raceSoft, SOFT_TIMEOUT, withHardTimeout } from "./_timeouts.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 import { type CacheMetrics, Counters } from "./_metrics.ts";
 import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
@@ -36,12 +56,22 @@ import { normalizeKey } from "./keys.ts";
 import { LruStore } from "./lru_store.ts";
 
 export type { CacheMetrics } from "./_metrics.ts";
+export type { CacheEventName, CacheEvents, CacheListener } from "./_events.ts";
+export type { LoaderContext } from "./_timeouts.ts";
+export type { Loader, LoaderResult } from "./_flights.ts";
+export type {
+  CacheServingOptions,
+  LeaseOptions,
+  NoCache,
+  ServingOptions,
+  TtlFunction,
+} from "./_serve.ts";
 
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;
 
-/** Options for {@linkcode AsyncCache}. */
-export interface AsyncCacheOptions {
+/** Options for {@linkcode AsyncCache} (serving options: see {@linkcode CacheServingOptions}). */
+export interface AsyncCacheOptions extends CacheServingOptions {
   /** Most entries kept in L1 (least recently used evicted first). Default 128; `0` stores nothing; `Infinity` for unbounded. */
   maxsize?: number;
   /** TTL of an entry when `set`/`get` give none: ms, or `"300s"`-style. Default: no expiry. */
@@ -70,10 +100,17 @@ export interface AsyncCacheOptions {
   backup?: DiskBackend;
 }
 
-/** Options for one {@linkcode AsyncCache.get}. */
-export interface GetOptions<V> {
-  /** Loads the value on a miss. Called once per key however many callers wait. */
-  loader?: () => V | undefined | Promise<V | undefined>;
+/**
+ * Options for one {@linkcode AsyncCache.get}, and its own serving options
+ * (over the cache's; checked when a read misses, so a hit costs nothing more).
+ */
+export interface GetOptions<V> extends ServingOptions {
+  /**
+   * Loads the value on a miss. Called once per key however many callers
+   * wait, with `{ signal }` (aborted at `hardTimeout` and on `close()`).
+   * Return `noCache(value)` to answer without storing.
+   */
+  loader?: Loader<V>;
   /**
    * Loads many keys in one call (DataLoader-style): gets within `batchWindowMs`
    * that pass the same function are grouped. Return a `Map`, a plain object
@@ -83,8 +120,11 @@ export interface GetOptions<V> {
    */
   // deno-lint-ignore no-explicit-any
   batchLoader?: (keys: any[]) => unknown;
-  /** TTL for a loaded value; default `defaultTtl`. */
-  ttl?: Duration;
+  /**
+   * TTL for a loaded value (default `defaultTtl`), or a function of the
+   * value returning one (`0`: do not cache; `undefined`: `defaultTtl`).
+   */
+  ttl?: Duration | TtlFunction<V>;
   /** Tags of a loaded value: `invalidateTags` of any of them drops it, in every process. */
   tags?: readonly string[];
 }
@@ -118,6 +158,10 @@ export interface CacheInternals<V> {
   bindRemote(what: string, backend: RemoteCacheBackend, namespace: string): void;
   /** Drops the L1 entries (and stales the loads) whose key starts with `prefix`. */
   dropByPrefix(prefix: string): number;
+  /** Whether an L1 hit must go through `get` (early refresh, or a `"hit"` listener); `watch` is told of changes. */
+  slowHits(watch: (slow: boolean) => void): boolean;
+  /** Turns the lease on (for a memoizer, once its remote tier is bound). */
+  setLease(lease: CacheConfig["lease"]): void;
 }
 
 const internals = new WeakMap<object, CacheInternals<unknown>>();
@@ -167,6 +211,15 @@ export class AsyncCache<V = unknown> {
   readonly #counters = new Counters();
   readonly #life = new Lifecycle();
   readonly #backup: BackupLink<V> | undefined;
+  /** What `get` probes first: the store, or (while a `"hit"` listener exists) an empty one. */
+  #probe: LruStore<V>;
+  readonly #serve: ServePlan | undefined;
+  #lease: CacheConfig["lease"];
+  readonly #events: Events;
+  readonly #cancels = new Cancellations();
+  /** Errors already logged (one load's failure reaches many callers). */
+  readonly #reported = new WeakSet<object>();
+  readonly #hitWatchers: ((slow: boolean) => void)[] = [];
   /** Tags of the tagged entries in L1 (pruned of entries L1 no longer holds). */
   readonly #tagged = new Map<string, readonly string[]>();
 
@@ -182,6 +235,13 @@ export class AsyncCache<V = unknown> {
     this.#defaultTtl = config.defaultTtl;
     this.#logger = config.logger;
     this.#store = new LruStore<V>(config.maxsize, config.clock);
+    this.#serve = config.serve;
+    // Early refresh needs a look at each hit: hits take the slow path (and only then).
+    this.#probe = (config.serve?.refreshAhead ?? 0) > 0
+      ? new LruStore<V>(0, config.clock)
+      : this.#store;
+    this.#lease = config.lease;
+    this.#events = new Events(config.logger, (active) => this.#observeHits(active));
     if (config.remote !== undefined) {
       this.#remote = new RemoteTier(
         config.remote,
@@ -190,6 +250,7 @@ export class AsyncCache<V = unknown> {
         config.clock,
         (dropped) => this.#drop(dropped),
       );
+      this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
     }
     this.#batcher = new Batcher(
       config.batchWindowMs,
@@ -224,8 +285,16 @@ export class AsyncCache<V = unknown> {
           config.clock,
           (dropped) => this.#drop(dropped),
         );
+        this.#remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
       },
       dropByPrefix: (prefix) => this.#dropByPrefix(prefix),
+      slowHits: (watch) => {
+        this.#hitWatchers.push(watch);
+        return this.#probe !== this.#store || (this.#serve?.refreshAhead ?? 0) > 0;
+      },
+      setLease: (lease) => {
+        this.#lease = lease;
+      },
     } as CacheInternals<unknown>);
   }
 
@@ -277,12 +346,41 @@ export class AsyncCache<V = unknown> {
         return Promise.reject(error);
       }
     }
-    const value = this.#store.get(k);
+    const value = this.#probe.get(k);
     if (value !== undefined && options === undefined && this.#life.open) {
       this.#counters.l1Hits++;
       return Promise.resolve(value);
     }
     return this.#checked(key, k, value, options);
+  }
+
+  /**
+   * Listens to an event: `"hit"`, `"miss"`, `"stale"`, `"load"`, `"error"`,
+   * `"timeout"`, `"invalidate"`, `"breaker"` (payloads: {@linkcode CacheEvents}).
+   * Listeners run synchronously; one that throws is logged. An event nobody
+   * listens to costs nothing.
+   *
+   * @param name The event.
+   * @param listener Called with the event's payload.
+   * @returns A function that removes the listener.
+   * @throws {TypeError} For an unknown event name.
+   *
+   * @example Counting stale answers
+   * ```ts
+   * import { AsyncCache } from "@async-cache/cache";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const cache = new AsyncCache<number>();
+   * const seen: string[] = [];
+   * const off = cache.on("miss", ({ key }) => seen.push(key));
+   * await cache.get("a", { loader: () => 1 });
+   * off();
+   * await cache.get("b", { loader: () => 2 });
+   * assertEquals(seen, ["a"]);
+   * ```
+   */
+  on<N extends CacheEventName>(name: N, listener: CacheListener<N>): () => void {
+    return this.#events.on(WHAT, name, listener);
   }
 
   /**
@@ -315,7 +413,7 @@ export class AsyncCache<V = unknown> {
       this.#remote?.write(k, value, ttl, tags);
       this.#backup?.touch(k);
       this.#flights.invalidate(k);
-      this.#put(k, value, ttl, tags);
+      this.#put(k, value, ttl, tags, this.#serve, ttl);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -344,6 +442,9 @@ export class AsyncCache<V = unknown> {
     this.#backup?.touch(k);
     this.#flights.invalidate(k);
     const had = this.#store.delete(k);
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { key: k, reason: "delete" });
+    }
     this.#tagged.delete(k);
     await this.#remote?.delete(k);
     return had;
@@ -402,6 +503,9 @@ export class AsyncCache<V = unknown> {
     this.#counters.reset();
     this.#store.evictions = this.#store.expirations = 0;
     this.#remote?.resetCounters();
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { reason: "clear" });
+    }
     await this.#remote?.clear();
   }
 
@@ -422,22 +526,24 @@ export class AsyncCache<V = unknown> {
    */
   async refresh(
     key: CacheKey,
-    options: { loader: () => V | undefined | Promise<V | undefined>; ttl?: Duration },
+    options: { loader: Loader<V>; ttl?: Duration | TtlFunction<V> },
   ): Promise<V | undefined> {
     this.#life.check();
     const k = normalizeKey(key);
     if (typeof options?.loader !== "function") {
       throw new InvalidOptionError("AsyncCache.refresh", "loader", "a function", options?.loader);
     }
-    const ttl = options.ttl === undefined
+    const ttl: TtlSpec = options.ttl === undefined
       ? this.#defaultTtl
+      : typeof options.ttl === "function"
+      ? options.ttl as TtlSpec
       : parseDuration(options.ttl, "AsyncCache.refresh", "ttl");
     if (this.#backup?.loading !== undefined) {
       await this.#backup.loading;
       this.#life.check();
     }
     this.#flights.invalidate(k);
-    const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined, this.#serve);
     flight.writeBack = "force";
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
@@ -463,9 +569,7 @@ export class AsyncCache<V = unknown> {
    * ```
    */
   async warmup(
-    loaders:
-      | Record<string, () => V | undefined | Promise<V | undefined>>
-      | Map<CacheKey, () => V | undefined | Promise<V | undefined>>,
+    loaders: Record<string, Loader<V>> | Map<CacheKey, Loader<V>>,
     options?: WarmupOptions,
   ): Promise<void> {
     this.#life.check();
@@ -548,6 +652,7 @@ export class AsyncCache<V = unknown> {
    */
   close(): Promise<void> {
     return this.#life.close(async () => {
+      this.#cancels.abortAll(new CacheClosedError());
       await this.#backup?.idle();
       this.#store.clear();
       this.#batcher.flushAll();
@@ -602,7 +707,7 @@ export class AsyncCache<V = unknown> {
     hit: V | undefined,
     options: GetOptions<V> | undefined,
   ): Promise<V | undefined> {
-    let ttl = this.#defaultTtl;
+    let ttl: TtlSpec = this.#defaultTtl;
     let tags: readonly string[] | undefined;
     if (options !== undefined) {
       try {
@@ -616,7 +721,58 @@ export class AsyncCache<V = unknown> {
       this.#counters.l1Hits++;
       return Promise.resolve(hit);
     }
-    return this.#miss(original, k, options?.loader, options?.batchLoader, ttl, tags);
+    return this.#served(original, k, options, ttl, tags);
+  }
+
+  /**
+   * The miss path, with serving: a probe that skipped L1 (a `"hit"`
+   * listener, early refresh) looks now; a stale entry may answer.
+   */
+  #served(
+    original: CacheKey,
+    k: string,
+    options: GetOptions<V> | undefined,
+    ttl: TtlSpec,
+    tags: readonly string[] | undefined,
+  ): Promise<V | undefined> {
+    let plan = this.#serve;
+    if (options !== undefined && hasServingOptions(options)) {
+      try {
+        plan = planOf("AsyncCache.get", options, plan ?? NO_PLAN);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (this.#probe !== this.#store) {
+      const hit = this.#store.get(k);
+      if (hit !== undefined) {
+        this.#counters.l1Hits++;
+        if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l1" });
+        if (plan !== undefined && plan.refreshAhead > 0 && options?.loader !== undefined) {
+          this.#refreshAhead(original, k, options.loader, ttl, tags, plan);
+        }
+        return Promise.resolve(hit);
+      }
+    }
+    const loader = options?.loader;
+    const batchLoader = options?.batchLoader;
+    if (plan !== undefined && plan.keep > 0) {
+      const stale = this.#store.stale(k);
+      if (stale !== undefined) {
+        return this.#staleRead(
+          original,
+          k,
+          stale,
+          this.#store.staleAge,
+          loader,
+          batchLoader,
+          ttl,
+          tags,
+          plan,
+        );
+      }
+    }
+    return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
   }
 
   #miss(
@@ -624,15 +780,18 @@ export class AsyncCache<V = unknown> {
     k: string,
     loader: Loader<V> | undefined,
     batchLoader: AnyBatchLoader | undefined,
-    ttl: number | undefined,
+    ttl: TtlSpec,
     tags?: readonly string[],
+    plan?: ServePlan,
   ): Promise<V | undefined> {
     if (!this.#life.open) return Promise.reject(new CacheClosedError());
     const loading = this.#backup?.loading;
     if (loading !== undefined) {
       return loading.then(() => {
         const value = this.#store.get(k);
-        if (value === undefined) return this.#miss(original, k, loader, batchLoader, ttl, tags);
+        if (value === undefined) {
+          return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+        }
         this.#counters.l1Hits++;
         return value;
       });
@@ -651,16 +810,129 @@ export class AsyncCache<V = unknown> {
     }
     if (loader === undefined && batchLoader === undefined && this.#remote === undefined) {
       this.#counters.misses++;
+      if (this.#events.lists.miss !== undefined) this.#events.emit("miss", { key: k });
       return Promise.resolve(undefined);
     }
-    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags);
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags, plan);
     flight.promise = batchLoader !== undefined
       ? this.#batched(original, k, flight, batchLoader, false)
       : this.#lookupThenLoad(original, k, flight);
     return flight.promise;
   }
 
-  async #lookupThenLoad(original: CacheKey, k: string, flight: Flight<V>): Promise<V | undefined> {
+  /**
+   * A read that found only a stale entry (`age` ms past its TTL): within
+   * `staleWhileRevalidate` it answers at once and refreshes in the
+   * background; within `grace` it waits for the load, up to `softTimeout`,
+   * and answers the stale value if the load fails or is slow.
+   */
+  #staleRead(
+    original: CacheKey,
+    k: string,
+    stale: V,
+    age: number,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: TtlSpec,
+    tags: readonly string[] | undefined,
+    plan: ServePlan,
+  ): Promise<V | undefined> {
+    const canReload = loader !== undefined || batchLoader !== undefined ||
+      this.#remote !== undefined;
+    if (!canReload || !this.#life.open) {
+      return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+    }
+    if (age < plan.swr) {
+      this.#revalidate(original, k, loader, batchLoader, ttl, tags, plan, 0);
+      return Promise.resolve(this.#servedStale(k, stale, "swr", age));
+    }
+    if (age >= plan.grace) return this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+    const load = this.#miss(original, k, loader, batchLoader, ttl, tags, plan);
+    const onError = (error: unknown) => {
+      this.#reportFailure(k, "load", error, "stale");
+      return this.#servedStale(k, stale, "grace", age);
+    };
+    if (plan.soft === 0) return load.then(undefined, onError);
+    return raceSoft(load, plan.soft, this.#config.clock).then((value) => {
+      if (value !== SOFT_TIMEOUT) return value;
+      load.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
+      this.#counters.softTimeouts++;
+      if (this.#events.lists.timeout !== undefined) {
+        this.#events.emit("timeout", { key: k, kind: "soft", timeoutMs: plan.soft });
+      }
+      return this.#servedStale(k, stale, "soft-timeout", age);
+    }, onError);
+  }
+
+  #servedStale(k: string, stale: V, reason: "swr" | "grace" | "soft-timeout", age: number): V {
+    this.#counters.stale++;
+    if (this.#events.lists.stale !== undefined) {
+      this.#events.emit("stale", { key: k, reason, ageMs: age });
+    }
+    return stale;
+  }
+
+  /** A hit with a loader: starts one background refresh once the entry passed its `refreshAhead` mark. */
+  #refreshAhead(
+    original: CacheKey,
+    k: string,
+    loader: Loader<V>,
+    ttl: TtlSpec,
+    tags: readonly string[] | undefined,
+    plan: ServePlan,
+  ) {
+    if (!this.#store.refreshDue(k) || this.#flights.get(k) !== undefined) return;
+    // An L2 copy counts as a refresh only if it outlives the L1 one.
+    const left = this.#store.remainingTtl(k) ?? 0;
+    this.#revalidate(original, k, loader, undefined, ttl, tags, plan, left === Infinity ? 0 : left);
+  }
+
+  /**
+   * Starts one background load of `k` (unless one runs): L2 first (an entry
+   * with at most `minL2Ttl` ms left does not count), then the loader. Its
+   * failure is logged and emitted, never thrown.
+   */
+  #revalidate(
+    original: CacheKey,
+    k: string,
+    loader: Loader<V> | undefined,
+    batchLoader: AnyBatchLoader | undefined,
+    ttl: TtlSpec,
+    tags: readonly string[] | undefined,
+    plan: ServePlan,
+    minL2Ttl: number,
+  ): void {
+    if (this.#flights.get(k) !== undefined || !this.#life.open || this.#backup?.loading) return;
+    this.#counters.refreshes++;
+    const flight = this.#flights.start(k, loader, batchLoader, ttl, tags, plan);
+    flight.promise = this.#lookupThenLoad(original, k, flight, minL2Ttl, true);
+    flight.promise.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
+  }
+
+  /** Logs (once per error) and emits a failure the caller does not see. */
+  #reportFailure(k: string, op: "load" | "refresh", error: unknown, served: "stale" | "error") {
+    if (this.#events.lists.error !== undefined) {
+      this.#events.emit("error", { key: k, op, error, served });
+    }
+    if (typeof error === "object" && error !== null) {
+      if (this.#reported.has(error)) return;
+      this.#reported.add(error);
+    }
+    this.#logger.warn(
+      `async-cache: ${op === "load" ? "loading" : "refreshing"} key ${
+        JSON.stringify(k)
+      } failed; serving its stale value:`,
+      error,
+    );
+  }
+
+  async #lookupThenLoad(
+    original: CacheKey,
+    k: string,
+    flight: Flight<V>,
+    minL2Ttl = 0,
+    background = false,
+  ): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
       const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
@@ -669,7 +941,7 @@ export class AsyncCache<V = unknown> {
       if (failed) flight.writeBack = "none";
       // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
       const held = this.#backup?.take(k);
-      if (entry !== undefined) {
+      if (entry !== undefined && (entry.ttlMs === undefined || entry.ttlMs > minL2Ttl)) {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, entry, flight.ttl);
       }
@@ -684,25 +956,90 @@ export class AsyncCache<V = unknown> {
     if (loader === undefined && batchLoader !== undefined) {
       return this.#batched(original, k, flight, batchLoader, true);
     }
-    this.#counters.misses++;
+    if (!background) {
+      this.#counters.misses++;
+      if (this.#events.lists.miss !== undefined) this.#events.emit("miss", { key: k });
+    }
     if (loader === undefined) {
       this.#flights.end(k, flight);
       return undefined;
     }
+    if (this.#lease !== undefined && this.#remote !== undefined) {
+      return this.#leasedLoad(k, flight, loader);
+    }
     return this.#load(k, flight, loader);
+  }
+
+  /** Loads under the key's lease in L2, or waits for the holder's value (see `_lease.ts`). */
+  async #leasedLoad(k: string, flight: Flight<V>, loader: Loader<V>): Promise<V | undefined> {
+    const remote = this.#remote!;
+    const lease = this.#lease!;
+    let held = await remote.acquireLease(k, lease.ttl);
+    if (held === false) {
+      this.#counters.leaseWaits++;
+      // Not `flight.current`: with coherence, the holder's write invalidates
+      // the key here, which is the news we wait for (the value is then
+      // answered but not kept in L1: the invalidation wins).
+      const wanted = () => this.#life.state !== "closed";
+      const clock = this.#config.clock;
+      const outcome = await awaitLeasedValue(remote, k, lease, clock, wanted, flight.tags);
+      if (outcome.kind === "value") {
+        this.#flights.end(k, flight);
+        return this.#fill(k, flight, outcome.entry, flight.ttl);
+      }
+      held = outcome.kind === "acquired" ? true : undefined;
+    }
+    if (held !== true) return this.#load(k, flight, loader);
+    this.#counters.leases++;
+    try {
+      return await this.#load(k, flight, loader);
+    } finally {
+      // After the L2 write of the value (#keep started it): waiters never
+      // see the lease gone before the value is there.
+      void remote.flush().then(() => remote.releaseLease(k));
+    }
   }
 
   async #load(k: string, flight: Flight<V>, loader: Loader<V>): Promise<V | undefined> {
     this.#counters.loads++;
+    const plan = flight.plan;
+    const events = this.#events;
+    const started = events.lists.load !== undefined ? this.#config.clock.now() : 0;
+    const context = this.#cancels.context();
+    let ok = false;
+    let kept = false;
     try {
-      const value = await loader();
-      this.#keep(k, flight, value, flight.ttl);
+      let result = loader(context);
+      if (plan !== undefined && plan.hard > 0) {
+        result = withHardTimeout(
+          Promise.resolve(result),
+          plan.hard,
+          this.#config.clock,
+          k,
+          context,
+          () => {
+            this.#counters.timeouts++;
+            if (events.lists.timeout !== undefined) {
+              events.emit("timeout", { key: k, kind: "hard", timeoutMs: plan.hard });
+            }
+          },
+        );
+      }
+      const raw = await result;
+      const value = (isNoCache(raw) ? raw.value : raw) as V | undefined;
+      kept = this.#keep(k, flight, raw, flight.ttl);
+      ok = true;
       return value;
     } catch (error) {
       this.#counters.loadErrors++;
       throw error;
     } finally {
+      context.done();
       this.#flights.end(k, flight);
+      if (events.lists.load !== undefined) {
+        const durationMs = this.#config.clock.now() - started;
+        events.emit("load", { key: k, durationMs, ok, cached: kept });
+      }
     }
   }
 
@@ -755,6 +1092,9 @@ export class AsyncCache<V = unknown> {
     const n = misses.length;
     this.#counters.batches++;
     this.#counters.misses += n;
+    if (this.#events.lists.miss !== undefined) {
+      for (const slot of misses) this.#events.emit("miss", { key: slot.key });
+    }
     this.#counters.loads += n;
     let result: unknown;
     try {
@@ -786,7 +1126,7 @@ export class AsyncCache<V = unknown> {
         for (const waiter of slot.waiters) {
           this.#keep(slot.key, waiter.flight as Flight<V>, value, waiter.ttl);
         }
-        resolveSlot(slot, value);
+        resolveSlot(slot, isNoCache(value) ? value.value : value);
       } catch (error) {
         this.#counters.loadErrors++;
         rejectSlot(slot, error);
@@ -795,42 +1135,83 @@ export class AsyncCache<V = unknown> {
   }
 
   /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
-  #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: number | undefined): V {
+  #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: TtlSpec): V {
     const value = entry.value as V;
+    if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l2" });
     if (flight.current && value !== undefined && this.#life.state !== "closed") {
-      this.#put(k, value, l1TtlFor(ttl, entry.ttlMs), entry.tags);
+      const local = ttlFor(ttl, value, this.#defaultTtl);
+      if (local !== NO_STORE) {
+        this.#put(k, value, l1TtlFor(local, entry.ttlMs), entry.tags, flight.plan, local);
+      }
     }
     return value;
   }
 
   /**
-   * Stores a loaded value in both tiers, unless a set/delete/clear or an
-   * invalidation made it stale. L2 first: the write announces itself to the
-   * other caches of this process, and must not drop this fresh L1 copy.
+   * Stores a loaded value (or `noCache(value)`) in both tiers, unless a
+   * set/delete/clear or an invalidation made it stale; returns whether L1
+   * kept it. L2 first: the write announces itself to the other caches of
+   * this process, and must not drop this fresh L1 copy.
    */
-  #keep(k: string, flight: Flight<V>, value: V | undefined, ttl: number | undefined): void {
-    if (value === undefined || !flight.current || this.#life.state === "closed") return;
+  #keep(k: string, flight: Flight<V>, raw: unknown, ttl: TtlSpec): boolean {
+    const value = (isNoCache(raw) ? raw.value : raw) as V | undefined;
+    if (value === undefined || !flight.current || this.#life.state === "closed") return false;
+    const ms = ttlFor(ttl, value, this.#defaultTtl);
+    if (ms === NO_STORE || value !== raw) {
+      this.#counters.uncached++;
+      return false;
+    }
     try {
       if (flight.writeBack !== "none") {
         const ifAbsent = flight.writeBack === "absent";
-        this.#remote?.write(k, value, ttl, flight.tags, flight.gens, ifAbsent);
+        this.#remote?.write(k, value, ms, flight.tags, flight.gens, ifAbsent);
       }
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
     }
     // Loaded while L2 could not be asked: early in an outage of a coherent
     // backend nothing would tell this copy it changed, so it is served, not kept.
-    if (flight.writeBack === "none" && this.#remote?.keepsUnguarded() === false) return;
-    this.#put(k, value, ttl, flight.tags);
+    if (flight.writeBack === "none" && this.#remote?.keepsUnguarded() === false) return false;
+    this.#put(k, value, ms, flight.tags, flight.plan, ms);
+    return true;
   }
 
-  /** Sets an L1 entry and its tags. */
-  #put(k: string, value: V, ttl: number | undefined, tags: readonly string[] | undefined): void {
-    this.#store.set(k, value, ttl);
+  /**
+   * Sets an L1 entry and its tags; with a serving plan, also kept
+   * `plan.keep` ms past its TTL (for stale reads) and marked for early
+   * refresh (`full`: the entry's whole TTL, of which `ttl` is what is left).
+   */
+  #put(
+    k: string,
+    value: V,
+    ttl: number | undefined,
+    tags: readonly string[] | undefined,
+    plan?: ServePlan,
+    full?: number,
+  ): void {
+    if (plan === undefined || ttl === undefined || ttl === Infinity) {
+      this.#store.set(k, value, ttl);
+    } else {
+      const refresh = plan.refreshAhead > 0 && full !== undefined && full !== Infinity
+        ? Math.max(1, ttl - (1 - plan.refreshAhead) * full)
+        : 0;
+      this.#store.set(k, value, ttl, plan.keep, refresh);
+    }
     if (tags !== undefined && tags.length > 0) {
       this.#tagged.set(k, tags);
       if (this.#tagged.size > 2 * Math.min(this.#config.maxsize, 1e6) + 1024) this.#pruneTags();
     } else if (this.#tagged.size > 0) this.#tagged.delete(k);
+  }
+
+  /** While a `"hit"` listener exists, L1 hits take the slow path (which emits them). */
+  #observeHits(active: boolean): void {
+    const slow = active || (this.#serve?.refreshAhead ?? 0) > 0;
+    this.#probe = slow ? new LruStore<V>(0, this.#config.clock) : this.#store;
+    for (const watch of this.#hitWatchers) watch(slow);
+  }
+
+  #breakerChanged(state: BreakerState, previous: BreakerState): void {
+    if (this.#events.lists.breaker !== undefined) this.#events.emit("breaker", { state, previous });
   }
 
   #pruneTags(): void {
@@ -841,15 +1222,18 @@ export class AsyncCache<V = unknown> {
 
   /** Applies an invalidation reported by the L2 tier. */
   #drop(dropped: Dropped): void {
+    const events = this.#events.lists.invalidate !== undefined ? this.#events : undefined;
     if (dropped.kind === "all") {
       this.#flights.invalidatePrefix("");
       this.#store.clear();
       this.#tagged.clear();
+      events?.emit("invalidate", { reason: "remote" });
     } else if (dropped.kind === "keys") {
       for (const k of dropped.keys) {
         this.#flights.invalidate(k);
         this.#store.delete(k);
         this.#tagged.delete(k);
+        events?.emit("invalidate", { key: k, reason: "remote" });
       }
     } else {
       this.#dropTags(dropped.tags);
@@ -857,6 +1241,9 @@ export class AsyncCache<V = unknown> {
   }
 
   #dropTags(tags: readonly string[]): void {
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { tags, reason: "tags" });
+    }
     const set = new Set(tags);
     this.#flights.invalidateTags(set);
     for (const [k, entryTags] of this.#tagged) {
@@ -868,6 +1255,9 @@ export class AsyncCache<V = unknown> {
   }
 
   #dropByPrefix(prefix: string): number {
+    if (this.#events.lists.invalidate !== undefined) {
+      this.#events.emit("invalidate", { prefix, reason: "prefix" });
+    }
     this.#flights.invalidatePrefix(prefix);
     const doomed: string[] = [];
     for (const k of this.#store.keys()) if (k.startsWith(prefix)) doomed.push(k);

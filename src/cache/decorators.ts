@@ -14,19 +14,32 @@
  * asking for a distinct `name`, raised when the function is wrapped (for an
  * instance method: when its class gets its first instance).
  *
+ * Serving options (`staleWhileRevalidate`, `grace`, `softTimeout`,
+ * `hardTimeout`, `refreshAhead`, `lease`) are the cache's; the hit path
+ * probes L1 directly unless early refresh or a `"hit"` listener needs the
+ * cache's own `get` (see `slowHits`).
+ *
  * @module
  */
 import { InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
-import { type Clock, type Duration, parseDuration } from "../time.ts";
-import { AsyncCache, cacheInternals, type CacheMetrics } from "./async_cache.ts";
+import { type Clock, type Duration, parseDuration, systemClock } from "../time.ts";
+import {
+  AsyncCache,
+  type CacheEventName,
+  cacheInternals,
+  type CacheListener,
+  type CacheMetrics,
+} from "./async_cache.ts";
+import { LruStore } from "./lru_store.ts";
+import type { CacheServingOptions, TtlFunction, Unwrapped } from "./_serve.ts";
 import { canonicalKey } from "./keys.ts";
 import { type Fn, memoizer, type Site } from "./_memoize.ts";
 import { resolveCacheOptions } from "./_options.ts";
 
-/** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL}. */
-export interface MemoizeOptions {
+/** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL} (serving options: see {@linkcode CacheServingOptions}). */
+export interface MemoizeOptions extends CacheServingOptions {
   /** Most results kept in L1. */
   maxsize?: number;
   /** Leading arguments left out of the key (e.g. a database handle). Default 0. */
@@ -59,8 +72,12 @@ export interface AsyncLRUOptions extends MemoizeOptions {
 
 /** Options for {@linkcode AsyncTTL}. */
 export interface AsyncTTLOptions extends MemoizeOptions {
-  /** How long a result stays cached: ms, or `"60s"`-style. Required. */
-  timeToLive: Duration;
+  /**
+   * How long a result stays cached: ms, or `"60s"`-style; or a function of
+   * the result returning one (`0`: do not cache it). Required.
+   */
+  // deno-lint-ignore no-explicit-any
+  timeToLive: Duration | TtlFunction<any>;
   /** Most results kept in L1. Default 1024. */
   maxsize?: number;
 }
@@ -79,12 +96,14 @@ export interface CachedFunction<A extends unknown[], R> {
   refresh(...args: A): Promise<R>;
   /** The underlying cache (e.g. to `close()` it, which frees its namespace). */
   readonly cache: AsyncCache<R>;
+  /** Listens to the cache's events (see `AsyncCache.on`); returns the unsubscribe function. */
+  on<N extends CacheEventName>(name: N, listener: CacheListener<N>): () => void;
 }
 
 /** What `AsyncLRU(opts)` and `AsyncTTL(opts)` return: a wrapper that is also a method decorator. */
 export interface Memoizer {
-  /** Wraps a function. */
-  <A extends unknown[], R>(fn: (...args: A) => R): CachedFunction<A, Awaited<R>>;
+  /** Wraps a function (a `noCache(value)` result is returned as `value`, not cached). */
+  <A extends unknown[], R>(fn: (...args: A) => R): CachedFunction<A, Unwrapped<Awaited<R>>>;
   /** Decorates an async class method (the cache is shared by all instances). */
   <This, A extends unknown[], R>(
     method: (this: This, ...args: A) => Promise<R>,
@@ -150,11 +169,12 @@ export function AsyncTTL(options: AsyncTTLOptions): Memoizer {
   if (options?.timeToLive === undefined) {
     throw new InvalidOptionError("AsyncTTL", "timeToLive", 'a duration such as "60s"', undefined);
   }
+  const ttl = options.timeToLive;
   return memoize(
     "AsyncTTL",
     options,
     1024,
-    parseDuration(options.timeToLive, "AsyncTTL", "timeToLive"),
+    typeof ttl === "function" ? ttl : parseDuration(ttl, "AsyncTTL", "timeToLive"),
   );
 }
 
@@ -162,7 +182,8 @@ function memoize(
   what: string,
   options: MemoizeOptions,
   defaultMaxsize: number,
-  ttl: number | undefined,
+  // deno-lint-ignore no-explicit-any
+  ttl: number | TtlFunction<any> | undefined,
 ): Memoizer {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(what, "options", "an object", options);
@@ -180,14 +201,20 @@ function memoize(
   }
   const remote = options.remoteCache;
   // Checked now, so a bad option fails where it is written.
+  const ttlFn = typeof ttl === "function" ? ttl : undefined;
   const config = {
     maxsize: options.maxsize,
-    defaultTtl: ttl,
+    defaultTtl: ttlFn === undefined ? ttl as number | undefined : undefined,
     remoteCache: remote,
     logger: options.logger,
     clock: options.clock,
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    grace: options.grace,
+    softTimeout: options.softTimeout,
+    hardTimeout: options.hardTimeout,
+    refreshAhead: options.refreshAhead,
   };
-  resolveCacheOptions(what, config, defaultMaxsize);
+  const { lease } = resolveCacheOptions(what, { ...config, lease: options.lease }, defaultMaxsize);
   const keyOf = customKey !== undefined
     ? (args: unknown[]) => checkKey(what, customKey(...args.slice(skipArgs)))
     : skipArgs === 0
@@ -200,7 +227,10 @@ function memoize(
       maxsize: options.maxsize ?? defaultMaxsize,
       remoteCache: undefined,
     });
-    const { store, counters, life, bindRemote } = cacheInternals(cache);
+    const { store, counters, life, bindRemote, slowHits, setLease } = cacheInternals(cache);
+    const never = new LruStore<unknown>(0, options.clock ?? systemClock);
+    let probe = store;
+    if (slowHits((slow) => probe = slow ? never : store)) probe = never;
     let bind: ((namespace: string) => void) | undefined;
     if (remote !== undefined) {
       bind = (namespace: string) => {
@@ -213,6 +243,7 @@ function memoize(
           );
         }
         bindRemote(what, remote, namespace);
+        setLease(lease);
       };
       if (options.name !== undefined) bind(options.name);
       else if (!site.method) bind(site.name);
@@ -226,12 +257,13 @@ function memoize(
       } catch (error) {
         return Promise.reject(error);
       }
-      const hit = store.get(key);
+      const hit = probe.get(key);
       if (hit !== undefined && life.open) {
         counters.l1Hits++;
         return Promise.resolve(hit);
       }
-      return cache.get(key, { loader: () => fn.apply(this, args) });
+      const loader = () => fn.apply(this, args);
+      return cache.get(key, ttlFn === undefined ? { loader } : { loader, ttl: ttlFn });
     } as CachedFunction<unknown[], unknown>;
     Object.defineProperties(cached, {
       name: { value: site.name },
@@ -247,11 +279,18 @@ function memoize(
       },
       clearCache: { value: () => cache.clear() },
       getMetrics: { value: () => cache.getMetrics() },
+      on: {
+        value: <N extends CacheEventName>(name: N, listener: CacheListener<N>) =>
+          cache.on(name, listener),
+      },
       refresh: {
         value: function (this: unknown, ...args: unknown[]) {
           const self = this === cached ? undefined : this;
           try {
-            return cache.refresh(keyOf(args), { loader: () => fn.apply(self, args) });
+            return cache.refresh(keyOf(args), {
+              loader: () => fn.apply(self, args),
+              ttl: ttlFn,
+            });
           } catch (error) {
             return Promise.reject(error);
           }

@@ -12,6 +12,12 @@
  * the first time an entry with a TTL is stored: a cache without TTLs never
  * reads the clock. A store of `maxsize` 0 holds nothing.
  *
+ * Stale entries (stale-while-revalidate, grace): `expires` is an entry's
+ * *logical* expiry; an entry stored with a `keepMs` stays behind it until
+ * `keep` (a second array, allocated on first use), readable only through
+ * `stale()`. `get` treats it as expired, so the hit path is unchanged.
+ * `refreshAt` (also lazy) marks when an early refresh is due.
+ *
  * @module
  */
 
@@ -30,6 +36,8 @@ export class LruStore<V> {
   #next: Int32Array;
   #prev: Int32Array;
   #expires: Float64Array | undefined;
+  #keep: Float64Array | undefined;
+  #refreshAt: Float64Array | undefined;
   #free: number[] = [];
   #capacity: number;
   #used = 0; // slots handed out so far (high-water mark)
@@ -39,6 +47,8 @@ export class LruStore<V> {
   evictions = 0;
   /** Entries dropped because their TTL had passed (read, pushed out or purged). */
   expirations = 0;
+  /** How long past its TTL the entry last returned by `stale()` was, in ms. */
+  staleAge = 0;
 
   /**
    * @param maxsize Maximum entries (an integer >= 0, or `Infinity`).
@@ -62,11 +72,7 @@ export class LruStore<V> {
   get(key: string): V | undefined {
     const slot = this.#index.get(key);
     if (slot === undefined) return undefined;
-    if (this.#expires !== undefined && this.#isExpired(slot)) {
-      this.expirations++;
-      this.#remove(key, slot);
-      return undefined;
-    }
+    if (this.#expires !== undefined && this.#isExpired(slot)) return this.#expired(key, slot);
     const head = this.#head;
     if (slot !== head) {
       // The hit path: `#moveToHead` inlined by hand, with the two branches it
@@ -113,8 +119,10 @@ export class LruStore<V> {
    * least recently used one when full.
    *
    * @param ttlMs Time to live in ms; `undefined` or `Infinity` for none.
+   * @param keepMs How long past its TTL `stale()` may still return it (0: not at all).
+   * @param refreshMs In how many ms `refreshDue()` turns true (0: never).
    */
-  set(key: string, value: V, ttlMs?: number): void {
+  set(key: string, value: V, ttlMs?: number, keepMs = 0, refreshMs = 0): void {
     if (this.#max === 0) return;
     const expiresAt = ttlMs === undefined || ttlMs === Infinity ? 0 : this.#clock.now() + ttlMs;
     let slot = this.#index.get(key);
@@ -132,6 +140,42 @@ export class LruStore<V> {
     } else if (this.#expires !== undefined) {
       this.#expires[slot] = 0;
     }
+    if (keepMs > 0 && expiresAt !== 0) {
+      (this.#keep ??= new Float64Array(this.#capacity))[slot] = expiresAt + keepMs;
+    } else if (this.#keep !== undefined) this.#keep[slot] = 0;
+    if (refreshMs > 0 && expiresAt !== 0) {
+      (this.#refreshAt ??= new Float64Array(this.#capacity))[slot] = expiresAt - ttlMs! + refreshMs;
+    } else if (this.#refreshAt !== undefined) this.#refreshAt[slot] = 0;
+  }
+
+  /**
+   * The value of an entry past its TTL but kept for `keepMs` (see `set`),
+   * without changing recency; sets `staleAge`. `undefined` when absent,
+   * fresh, or past its keep time (then dropped).
+   */
+  stale(key: string): V | undefined {
+    const slot = this.#index.get(key);
+    if (slot === undefined || this.#expires === undefined) return undefined;
+    const at = this.#expires[slot];
+    const now = this.#clock.now();
+    if (at === 0 || at > now) return undefined;
+    if (this.#keep !== undefined && this.#keep[slot] > now) {
+      this.staleAge = now - at;
+      return this.#values[slot];
+    }
+    this.expirations++;
+    this.#remove(key, slot);
+    return undefined;
+  }
+
+  /** Whether `key` is live and past the early-refresh mark it was stored with. */
+  refreshDue(key: string): boolean {
+    const refreshAt = this.#refreshAt;
+    if (refreshAt === undefined) return false;
+    const slot = this.#index.get(key);
+    if (slot === undefined) return false;
+    const at = refreshAt[slot];
+    return at !== 0 && at <= this.#clock.now();
   }
 
   /** Removes `key`; `true` if it was present (expired or not). */
@@ -151,6 +195,8 @@ export class LruStore<V> {
     this.#used = 0;
     this.#head = this.#tail = NONE;
     this.#expires?.fill(0);
+    this.#keep?.fill(0);
+    this.#refreshAt?.fill(0);
   }
 
   /**
@@ -174,15 +220,25 @@ export class LruStore<V> {
   #purgeExpired(): void {
     const now = this.#clock.now();
     const expires = this.#expires!;
+    const keep = this.#keep;
     for (let slot = this.#head; slot !== NONE;) {
       const next = this.#next[slot];
       const at = expires[slot];
-      if (at !== 0 && at <= now) {
+      if (at !== 0 && at <= now && !(keep !== undefined && keep[slot] > now)) {
         this.expirations++;
         this.#remove(this.#keys[slot]!, slot);
       }
       slot = next;
     }
+  }
+
+  /** An expired entry was read: dropped, unless kept for stale reads. */
+  #expired(key: string, slot: number): undefined {
+    if (this.#keep === undefined || !(this.#keep[slot] > this.#clock.now())) {
+      this.expirations++;
+      this.#remove(key, slot);
+    }
+    return undefined;
   }
 
   #isExpired(slot: number): boolean {
@@ -218,6 +274,14 @@ export class LruStore<V> {
       const expires = new Float64Array(capacity);
       expires.set(this.#expires);
       this.#expires = expires;
+    }
+    for (const name of ["keep", "refreshAt"] as const) {
+      const old = name === "keep" ? this.#keep : this.#refreshAt;
+      if (old === undefined) continue;
+      const grown = new Float64Array(capacity);
+      grown.set(old);
+      if (name === "keep") this.#keep = grown;
+      else this.#refreshAt = grown;
     }
     this.#capacity = capacity;
   }

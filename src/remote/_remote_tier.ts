@@ -136,6 +136,8 @@ export class RemoteTier {
   #outageLogged = false;
   #lastCommandError = "";
   counters: RemoteCounters = newCounters();
+  /** Told when the breaker changes state (the cache's `"breaker"` event). */
+  onBreaker: ((state: BreakerState, previous: BreakerState) => void) | undefined;
 
   /**
    * @param onDrop Told what to drop from L1 when the backend reports invalidations.
@@ -430,6 +432,33 @@ export class RemoteTier {
     this.#pendingWrites.add(done);
   }
 
+  /**
+   * Takes the lease of `key` (see `RemoteCacheBackend.acquireLease`):
+   * `true` held, `false` held by another; `undefined` (load now, nothing to
+   * release) when the tier is skipped or fails: a lease never stands between
+   * a caller and its loader.
+   */
+  async acquireLease(key: string, ttlMs: number): Promise<boolean | undefined> {
+    if (!this.#breaker.allow()) return undefined;
+    try {
+      const held = await this.backend.acquireLease(this.#prefix + key, ttlMs);
+      this.#succeeded();
+      return held;
+    } catch (error) {
+      this.#failed("lease", error, key);
+      return undefined;
+    }
+  }
+
+  /** Gives up the lease of `key`; failures are logged (the lease expires anyway). */
+  async releaseLease(key: string): Promise<void> {
+    try {
+      await this.backend.releaseLease(this.#prefix + key);
+    } catch (error) {
+      this.#failed("lease release", error, key);
+    }
+  }
+
   /** Waits for every background write started so far. */
   async flush(): Promise<void> {
     while (this.#pendingWrites.size > 0) await Promise.all(this.#pendingWrites);
@@ -463,10 +492,12 @@ export class RemoteTier {
 
   #succeeded(): void {
     this.#outageStart = undefined;
+    const previous = this.onBreaker === undefined ? "closed" : this.#breaker.state;
     if (this.#breaker.success() && this.#outageLogged) {
       this.#outageLogged = false;
       this.#logger.warn("async-cache: remote cache is reachable again; using it");
     }
+    if (previous !== "closed") this.onBreaker!("closed", previous);
   }
 
   #failed(op: string, error: unknown, key?: string): void {
@@ -483,7 +514,11 @@ export class RemoteTier {
       return;
     }
     this.#outageStart ??= this.#clock.now();
+    const previous = this.onBreaker === undefined ? undefined : this.#breaker.state;
     const first = this.#breaker.failure();
+    if (previous !== undefined && this.#breaker.state !== previous) {
+      this.onBreaker!(this.#breaker.state, previous);
+    }
     if (first && !this.#outageLogged) {
       this.#outageLogged = true;
       this.#logger.warn(

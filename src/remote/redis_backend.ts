@@ -30,6 +30,8 @@ import { decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
 const SCAN_COUNT = "1000";
+/** Appended to a key for its lease (a NUL byte: no cache key of this library's making ends so). */
+const LEASE_SUFFIX = "\u0000lease";
 /** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
 const MAX_PX = Number.MAX_SAFE_INTEGER;
 
@@ -266,6 +268,32 @@ export class RedisBackend extends RemoteCacheBackend {
       }
     } while (cursor !== "0");
     return deleted;
+  }
+
+  /**
+   * Takes the lease of `key`: `SET <prefix><key>\0lease 1 NX PX ttlMs`, so it
+   * expires by itself if the holder dies.
+   */
+  override async acquireLease(key: string, ttlMs: number): Promise<boolean> {
+    const px = Math.max(1, Math.ceil(Math.min(ttlMs, MAX_PX)));
+    const reply = await this.client.command([
+      "SET",
+      this.prefix + key + LEASE_SUFFIX,
+      "1",
+      "NX",
+      "PX",
+      px,
+    ]);
+    return reply !== null;
+  }
+
+  /**
+   * Gives the lease of `key` up (`UNLINK`). Sent after the holder's `SET` of
+   * the value on the same connection, so a waiter never sees the lease gone
+   * before the value is there.
+   */
+  override async releaseLease(key: string): Promise<void> {
+    await this.client.command(["UNLINK", this.prefix + key + LEASE_SUFFIX]);
   }
 
   /** Closes the connection (every node's, and the sentinel subscription). */

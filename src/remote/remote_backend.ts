@@ -119,6 +119,25 @@ export abstract class RemoteCacheBackend {
   adoptLogger(_logger: Logger): void {}
 
   /**
+   * Tries to take the lease of `key` for `ttlMs` (one loader per fleet: see
+   * the cache's `lease` option): resolves `true` when this caller holds it
+   * now, `false` when someone else does. The lease must expire by itself
+   * after `ttlMs`, so a crashed holder never blocks the others longer. The
+   * default resolves `true` (every caller "holds" it): leasing is off.
+   */
+  acquireLease(_key: string, _ttlMs: number): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Gives up the lease of `key` (after the value was written, or the load
+   * failed), so waiters stop waiting. The default does nothing.
+   */
+  releaseLease(_key: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
    * Subscribes to invalidations: a coherent backend calls `listener` when a
    * key changes in the shared tier (written or deleted by anyone, expired,
    * evicted), and with `null` when anything may have changed. The default

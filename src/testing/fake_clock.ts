@@ -29,6 +29,8 @@ import type { Clock } from "../time.ts";
 export class FakeClock implements Clock {
   /** The current time in ms (settable). Starts at 1 000 000, not 0. */
   time: number;
+  #timers: { at: number; seq: number; fn: () => void }[] = [];
+  #seq = 0;
 
   /**
    * A clock stopped at `start`.
@@ -54,6 +56,57 @@ export class FakeClock implements Clock {
    * @param ms How far, in ms (negative values move it back).
    */
   advance(ms: number): void {
-    this.time += ms;
+    const end = this.time + ms;
+    // Timers fire in time order, each seeing the clock at its own due time.
+    for (;;) {
+      let next: { at: number; seq: number; fn: () => void } | undefined;
+      for (const t of this.#timers) {
+        if (
+          t.at <= end &&
+          (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq))
+        ) next = t;
+      }
+      if (next === undefined) break;
+      this.#timers.splice(this.#timers.indexOf(next), 1);
+      if (next.at > this.time) this.time = next.at;
+      next.fn();
+    }
+    this.time = end;
+  }
+
+  /**
+   * Runs `fn` when {@linkcode FakeClock.advance} reaches `ms` from now (the
+   * cache's loader timeouts and lease polls use this, so tests drive them).
+   *
+   * @param fn What to run.
+   * @param ms After how long, in ms.
+   * @returns A function that cancels it.
+   *
+   * @example A timer fired by advance()
+   * ```ts
+   * import { FakeClock } from "@async-cache/cache/testing";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const clock = new FakeClock();
+   * let fired = 0;
+   * clock.schedule(() => fired++, 100);
+   * clock.advance(99);
+   * assertEquals(fired, 0);
+   * clock.advance(1);
+   * assertEquals(fired, 1);
+   * ```
+   */
+  schedule(fn: () => void, ms: number): () => void {
+    const timer = { at: this.time + Math.max(0, ms), seq: this.#seq++, fn };
+    this.#timers.push(timer);
+    return () => {
+      const i = this.#timers.indexOf(timer);
+      if (i >= 0) this.#timers.splice(i, 1);
+    };
+  }
+
+  /** Timers scheduled and not yet fired or cancelled. */
+  get pendingTimers(): number {
+    return this.#timers.length;
   }
 }
