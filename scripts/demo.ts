@@ -152,9 +152,28 @@ if (url === undefined) {
   await read("pod B", podB, 42);
   await read("pod B", podB, 42);
 
+  // Coherence: pod A changes user 42; pod B's L1 copy is dropped by Redis's invalidation.
+  const started = performance.now();
+  let dropped = 0;
+  const off = podB.redis.onInvalidate(() => dropped ||= performance.now());
+  await podA.set("user:42", { id: 42, name: "user 42 (renamed on pod A)" });
+  await podA.flush();
+  while (dropped === 0 && performance.now() - started < 1_000) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  off();
+  console.log(
+    `pod A set user:42 -> pod B's L1 copy dropped ${
+      ((dropped || performance.now()) - started).toFixed(2)
+    } ms later (coherence: ${podB.getMetrics().coherence})`,
+  );
+  await read("pod B", podB, 42);
+
   if (server !== undefined) {
     await server.kill();
-    console.log("redis-server killed: reads go on from L1 and the loader");
+    console.log(
+      "redis-server killed: L1 copies the connection guarded are dropped; reads go on from the loader and L1",
+    );
     await read("pod A", podA, 42);
     await read("pod A", podA, 7);
     await read("pod A", podA, 8);
@@ -163,7 +182,7 @@ if (url === undefined) {
     console.log(`pod A: l2Errors=${m.l2Errors}, breaker=${m.breaker}`);
     await server.restart();
     console.log("redis-server restarted on the same port");
-    await new Promise((r) => setTimeout(r, 2_100)); // the breaker's cool-down and a reconnect
+    await new Promise((r) => setTimeout(r, 1_000)); // the reconnect (the breaker follows it)
     await read("pod B", podB, 100);
     await podB.flush();
     await read("pod A", podA, 100);
