@@ -16,9 +16,6 @@ import {
   type RemoteSetOptions,
 } from "../remote/remote_backend.ts";
 
-/** A backend that can delete by key prefix (`RedisBackend` can). */
-export type PrefixDeletable = RemoteCacheBackend;
-
 /** See the module doc. */
 export class AgentRemote extends RemoteCacheBackend {
   readonly #backend: RemoteCacheBackend;

@@ -45,7 +45,7 @@ import { AgentContextError, InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import { type AgentContext, getAgentContext } from "./context.ts";
-import { AgentRemote, type PrefixDeletable } from "./_remote.ts";
+import { AgentRemote } from "./_remote.ts";
 
 /**
  * Who shares a cached result: `"global"` (everyone), `"session"` or `"user"`
@@ -156,7 +156,7 @@ const NAMESPACE = "agent";
 /** One distinct tool of a resource: its cache, shared by every copy of the tool. */
 interface ToolRecord {
   cache: AsyncCache<unknown>;
-  remote: PrefixDeletable | undefined;
+  remote: RemoteCacheBackend | undefined;
   /** What two copies of one tool must agree on: options and code. */
   fingerprint: string;
   /** Live copies (wrappers not yet closed). */
@@ -228,9 +228,9 @@ function checkResource(what: string, resource: unknown, option = "resource"): st
   return resource;
 }
 
-function checkRemote(what: string, remote: unknown): PrefixDeletable | undefined {
+function checkRemote(what: string, remote: unknown): RemoteCacheBackend | undefined {
   if (remote === undefined) return undefined;
-  const r = remote as Partial<PrefixDeletable>;
+  const r = remote as Partial<RemoteCacheBackend>;
   if (typeof r?.getManyWithTtl !== "function" || typeof r.deleteByPrefix !== "function") {
     throw new InvalidOptionError(
       what,
@@ -239,7 +239,7 @@ function checkRemote(what: string, remote: unknown): PrefixDeletable | undefined
       remote,
     );
   }
-  return remote as PrefixDeletable;
+  return remote as RemoteCacheBackend;
 }
 
 function prefixFor(
@@ -255,11 +255,11 @@ function prefixFor(
 async function dropPrefix(
   resource: string,
   prefix: string,
-  extra: PrefixDeletable | undefined,
+  extra: RemoteCacheBackend | undefined,
 ): Promise<void> {
   const rec = record(resource);
   rec.invalidations++;
-  const backends = new Set<PrefixDeletable>();
+  const backends = new Set<RemoteCacheBackend>();
   for (const tool of rec.tools.values()) {
     cacheInternals(tool.cache).dropByPrefix(prefix);
     if (tool.remote !== undefined) backends.add(tool.remote);
@@ -465,7 +465,7 @@ function toolName(options: AgentCacheOptions, name: string): string {
 
 function cachedTool(
   options: AgentCacheOptions,
-  remote: PrefixDeletable | undefined,
+  remote: RemoteCacheBackend | undefined,
 ): AgentToolWrapper {
   const resource = checkResource(WHAT, options.resource);
   const scope = checkScope(WHAT, options.scope ?? "global");
@@ -584,7 +584,7 @@ function cachedTool(
 
 function mutatingTool(
   options: AgentCacheOptions,
-  remote: PrefixDeletable | undefined,
+  remote: RemoteCacheBackend | undefined,
   logger: Logger,
 ): AgentToolWrapper {
   const cachedOnly = [

@@ -9,33 +9,17 @@ import { type Logger, resolveLogger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import {
-  type CacheServingOptions,
   type LeasePlan,
   resolveLease,
   resolveServing,
   type ServePlan,
   type TtlSpec,
 } from "./_serve.ts";
-import {
-  type Clock,
-  type Duration,
-  parseDuration,
-  parseOptionalDuration,
-  systemClock,
-} from "../time.ts";
+import type { AsyncCacheOptions } from "./async_cache.ts";
+import { type Clock, parseDuration, parseOptionalDuration, systemClock } from "../time.ts";
 
-/** The options every cache understands, before validation. */
-export interface CacheOptionsInput extends CacheServingOptions {
-  maxsize?: number;
-  defaultTtl?: Duration;
-  batchWindowMs?: number;
-  maxBatchSize?: number;
-  remoteCache?: RemoteCacheBackend;
-  namespace?: string;
-  logger?: Logger;
-  clock?: Clock;
-  backup?: DiskBackend;
-}
+/** The options every cache understands, before validation: `AsyncCache`'s. */
+export type CacheOptionsInput = AsyncCacheOptions;
 
 /** The options after defaults and validation. */
 export interface CacheConfig {
