@@ -425,6 +425,28 @@ describe("AgentCache: another process's invalidation (real Redis, RESP3 tracking
   });
 });
 
+describe("AgentCache: tools created per request (issue 8 item 12)", () => {
+  test("share one cache per (resource, name): nothing accumulates", async () => {
+    const resource = fresh("per-request");
+    let loads = 0;
+    const perRequest = () =>
+      AgentCache({ resource, ttl: "1m" })(async function lookup(q: string) {
+        loads++;
+        return q.toUpperCase();
+      });
+    for (let i = 0; i < 1_000; i++) assert.equal(await perRequest()("a"), "A");
+    assert.equal(loads, 1, "every copy of the tool shares one cache");
+    assert.equal(getResourceMetrics(resource).tools, 1);
+    assert.throws(
+      () =>
+        AgentCache({ resource, ttl: "1m" })(async function lookup(q: string) {
+          return q.toLowerCase(); // other code under the same name
+        }),
+      (e: unknown) => e instanceof InvalidOptionError && /distinct name/.test(e.message),
+    );
+  });
+});
+
 function runPeer(args: string[]): Promise<{ cart: string[]; loaderRan: boolean }> {
   const root = repoRoot();
   const bin = join(root, "node_modules", ".bin", "deno");
