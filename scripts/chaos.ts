@@ -32,14 +32,9 @@ import { RedisClient, RedisReplyError } from "../mod.ts";
 import { defaultConnect } from "../runtimes/mod.ts";
 import { type RedisServer, startRedisServer } from "../tests/_redis_server.ts";
 import type { ChaosWorkerConfig, PhaseReport } from "../tests/_chaos_worker.ts";
+import { BIN, buildForNode, flag, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
 
 // ------------------------------------------------------------ options
-
-function flag(name: string): string | undefined {
-  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (hit === undefined) return undefined;
-  return hit.includes("=") ? hit.slice(hit.indexOf("=") + 1) : "true";
-}
 
 type Runtime = "deno" | "bun" | "node";
 const SHORT = flag("short") !== undefined;
@@ -55,9 +50,6 @@ if (!RUNTIMES.every((r) => ["deno", "bun", "node"].includes(r))) {
 if (!(HOLD_MS >= 300 && HOLD_MS <= 120_000)) throw new Error("--hold must be 0.3-120 seconds");
 if (!(CALLERS >= 1 && CALLERS <= 1000)) throw new Error("--callers must be 1-1000");
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const BIN = `${ROOT}/node_modules/.bin`;
-const BUILD = `${ROOT}/.tmp/chaos-build`;
 const LOGS = await Deno.makeTempDir({ prefix: "async-cache-chaos-" });
 
 const ADMIN = { user: "chaos-admin", password: "admin-secret" };
@@ -191,21 +183,7 @@ async function tell(message: Record<string, unknown>): Promise<void> {
 
 /** SIGTERM by PID, SIGKILL after 3 s; waits for the exit. */
 async function stopWorker(w: Worker): Promise<void> {
-  if (!w.exited) {
-    const signal = (sig: Deno.Signal) => {
-      try {
-        Deno.kill(w.child.pid, sig);
-      } catch { /* already gone */ }
-    };
-    signal("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 3000)));
-    if (await Promise.race([w.status, late]) === "late") {
-      signal("SIGKILL");
-      await w.status;
-    }
-    clearTimeout(timer);
-  }
+  if (!w.exited) await stopChild(w.child.pid, w.status);
   await w.stdin.close().catch(() => {});
   await w.output;
 }
@@ -220,51 +198,7 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(sig, () => {
-    console.error(`\n${sig}: stopping every process started here`);
-    cleanup().finally(() => Deno.exit(130));
-  });
-}
-
-async function tail(file: string): Promise<string> {
-  try {
-    return (await Deno.readTextFile(file)).split("\n").slice(-20).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** Compiles the worker (and what it imports) for Node 20, which cannot run `.ts`. */
-async function buildForNode(): Promise<string> {
-  await Deno.remove(BUILD, { recursive: true }).catch(() => {});
-  await Deno.mkdir(BUILD, { recursive: true });
-  await Deno.writeTextFile(
-    `${BUILD}/tsconfig.json`,
-    JSON.stringify({
-      extends: "../../tsconfig.build.json",
-      compilerOptions: { rootDir: "../..", outDir: "out", declaration: false },
-      include: ["../../tests/_chaos_worker.ts"],
-    }),
-  );
-  const { code, stdout } = await new Deno.Command(`${BIN}/tsc`, {
-    args: ["-p", `${BUILD}/tsconfig.json`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  await Deno.writeTextFile(`${BUILD}/out/package.json`, '{ "type": "module" }\n');
-  const entry = `${BUILD}/out/tests/_chaos_worker.js`;
-  if (!(await Deno.stat(entry).then(() => true, () => false))) {
-    throw new Error(`tsc produced no ${entry}:\n${new TextDecoder().decode(stdout)}`);
-  }
-  if (code !== 0) {
-    const errors = new TextDecoder().decode(stdout).split("\n").filter((l) => /error TS/.test(l));
-    console.warn(`  tsc reported ${errors.length} type error(s); running the emitted JS anyway:`);
-    for (const e of errors.slice(0, 5)) console.warn(`    ${e}`);
-  }
-  return entry;
-}
+onInterrupt(cleanup);
 
 // ------------------------------------------------------------ Redis administration
 
@@ -452,7 +386,10 @@ try {
       HOLD_MS / 1000
     } s, socketTimeout ${WORKER.socketTimeoutMs} ms, connectTimeout ${WORKER.connectTimeoutMs} ms`,
   );
-  const nodeEntry = RUNTIMES.includes("node") ? await buildForNode() : undefined;
+  // The worker (and what it imports) for Node 20, which cannot run `.ts`.
+  const nodeEntry = RUNTIMES.includes("node")
+    ? await buildForNode("chaos-build", ["tests/_chaos_worker.ts"], "tests/_chaos_worker.js")
+    : undefined;
   redis = await startRedisServer({
     users: [
       "default off",

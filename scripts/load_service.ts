@@ -24,14 +24,9 @@
  * `--short` is a few seconds (for `npm test`).
  */
 import { freePort, type RedisServer, startRedisServer } from "../tests/_redis_server.ts";
+import { BIN, buildForNode, flag, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
 
 // ------------------------------------------------------------ options
-
-function flag(name: string): string | undefined {
-  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (hit === undefined) return undefined;
-  return hit.includes("=") ? hit.slice(hit.indexOf("=") + 1) : "true";
-}
 
 const SHORT = flag("short") !== undefined;
 const SECONDS = Number(flag("seconds") ?? (SHORT ? 6 : 20));
@@ -52,9 +47,6 @@ for (const r of RUNTIMES) {
 if (!(SECONDS >= 3 && SECONDS <= 600)) throw new Error("--seconds must be 3-600");
 if (!(CONNECTIONS >= 1 && CONNECTIONS <= 1000)) throw new Error("--connections must be 1-1000");
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const BIN = `${ROOT}/node_modules/.bin`;
-const BUILD = `${ROOT}/.tmp/load-build`;
 const LOGS = await Deno.makeTempDir({ prefix: "async-cache-load-" });
 
 // ------------------------------------------------------------ processes
@@ -117,19 +109,7 @@ async function start(
 /** SIGTERM by PID, then SIGKILL after 3 s; waits for the exit. */
 async function stop(proc: Proc): Promise<void> {
   if (proc.exited) return;
-  const signal = (sig: Deno.Signal) => {
-    try {
-      Deno.kill(proc.child.pid, sig);
-    } catch { /* already gone */ }
-  };
-  signal("SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 3000)));
-  if (await Promise.race([proc.status, late]) === "late") {
-    signal("SIGKILL");
-    await proc.status;
-  }
-  clearTimeout(timer);
+  await stopChild(proc.child.pid, proc.status);
   await proc.output;
 }
 
@@ -144,12 +124,7 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(sig, () => {
-    console.error(`\n${sig}: stopping every process started here`);
-    cleanup().finally(() => Deno.exit(130));
-  });
-}
+onInterrupt(cleanup);
 
 // ------------------------------------------------------------ helpers
 
@@ -182,44 +157,6 @@ async function waitHealthy(name: string, base: string, proc: Proc): Promise<void
     }
     await sleep(100);
   }
-}
-
-async function tail(file: string): Promise<string> {
-  try {
-    return (await Deno.readTextFile(file)).split("\n").slice(-20).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** Compiles examples/service.ts + node_server.ts (and what they import) for Node. */
-async function buildForNode(): Promise<string> {
-  await Deno.remove(BUILD, { recursive: true }).catch(() => {});
-  await Deno.mkdir(BUILD, { recursive: true });
-  await Deno.writeTextFile(
-    `${BUILD}/tsconfig.json`,
-    JSON.stringify({
-      extends: "../../tsconfig.build.json",
-      compilerOptions: { rootDir: "../..", outDir: "out", declaration: false },
-      include: ["../../examples/service.ts", "../../examples/node_server.ts"],
-    }),
-  );
-  const { code, stdout } = await new Deno.Command(`${BIN}/tsc`, {
-    args: ["-p", `${BUILD}/tsconfig.json`],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const entry = `${BUILD}/out/examples/node_server.js`;
-  await Deno.writeTextFile(`${BUILD}/out/package.json`, '{ "type": "module" }\n');
-  const exists = await Deno.stat(entry).then(() => true, () => false);
-  if (!exists) throw new Error(`tsc produced no ${entry}:\n${new TextDecoder().decode(stdout)}`);
-  if (code !== 0) {
-    const errors = new TextDecoder().decode(stdout).split("\n").filter((l) => /error TS/.test(l));
-    console.warn(`  tsc reported ${errors.length} type error(s); running the emitted JS anyway:`);
-    for (const e of errors.slice(0, 5)) console.warn(`    ${e}`);
-  }
-  return entry;
 }
 
 // ------------------------------------------------------------ the load driver (Node)
@@ -332,7 +269,14 @@ try {
   redis = await startRedisServer();
   console.log(`redis-server pid ${redis.pid} on ${redis.host}:${redis.port}`);
 
-  const nodeEntry = RUNTIMES.includes("node") ? await buildForNode() : undefined;
+  // examples/service.ts + node_server.ts (and what they import) for Node 20.
+  const nodeEntry = RUNTIMES.includes("node")
+    ? await buildForNode(
+      "load-build",
+      ["examples/service.ts", "examples/node_server.ts"],
+      "examples/node_server.js",
+    )
+    : undefined;
 
   const instances: Instance[] = [];
   for (const [i, runtime] of RUNTIMES.entries()) {
