@@ -10,12 +10,15 @@
  */
 import process from "node:process";
 import Redis from "ioredis";
-import { LRUCache } from "lru-cache";
-import { compare, smoke } from "../_common.mjs";
-
-const KEYS = smoke ? 300 : 2000;
-const L1 = 100;
-const TTL = 3_600_000;
+import {
+  checkL2Hits,
+  compareInFlight,
+  loader,
+  lruOverIoredis,
+  ourPair,
+  userKeys,
+  userValue,
+} from "../_two_tier_common.mjs";
 
 /** The seed nodes the runner started (`BENCH_CLUSTER_SEEDS=host:port,...`). */
 function seeds() {
@@ -27,54 +30,24 @@ function seeds() {
   });
 }
 
-function ioredisCluster(nodes) {
-  const redis = new Redis.Cluster(nodes, { enableAutoPipelining: true });
-  const lru = new LRUCache({ max: L1 });
-  return {
-    redis,
-    async get(key, loader) {
-      let v = lru.get(key);
-      if (v !== undefined) return v;
-      const s = await redis.get(key);
-      if (s !== null) {
-        v = JSON.parse(s);
-        lru.set(key, v);
-        return v;
-      }
-      v = await loader();
-      lru.set(key, v);
-      redis.set(key, JSON.stringify(v), "PX", TTL).catch(() => {});
-      return v;
-    },
-    set: (key, v) => redis.set(key, JSON.stringify(v), "PX", TTL),
-    close: () => redis.quit(),
-  };
-}
+const ioredisCluster = (nodes) =>
+  lruOverIoredis(new Redis.Cluster(nodes, { enableAutoPipelining: true }));
 
 export async function run(lib) {
   const { AsyncCache, RedisBackend } = lib;
   const nodes = seeds();
-  const keys = Array.from({ length: KEYS }, (_, i) => `user:${i}`);
-  const value = (i) => ({ id: i, name: `user ${i}`, active: true });
-  const loader = () => ({ id: -1, name: "loaded", active: false });
+  const keys = userKeys();
   const run = Date.now().toString(36);
 
-  const backends = [];
-  const oursOpts = () => ({
-    maxsize: L1,
-    defaultTtl: TTL,
-    remoteCache: backends[
-      backends.push(new RedisBackend({ cluster: { nodes }, prefix: `bench-acc-${run}:` })) - 1
-    ],
-  });
-  const writer = new AsyncCache(oursOpts());
-  const ours = new AsyncCache(oursOpts());
-  for (let i = 0; i < KEYS; i++) await writer.set(keys[i], value(i));
-  await writer.flush();
+  const { reader: ours, close: closeOurs } = await ourPair(
+    AsyncCache,
+    () => new RedisBackend({ cluster: { nodes }, prefix: `bench-acc-${run}:` }),
+    keys,
+  );
   const ioWriter = ioredisCluster(nodes);
   const io = ioredisCluster(nodes);
   const ioKeys = keys.map((k) => `io-${run}:${k}`);
-  await Promise.all(ioKeys.map((k, i) => ioWriter.set(k, value(i))));
+  await Promise.all(ioKeys.map((k, i) => ioWriter.set(k, userValue(i))));
 
   const candidates = [
     {
@@ -84,20 +57,9 @@ export async function run(lib) {
     },
     { name: "lru-cache + ioredis Cluster", get: (k) => io.get(k, loader), keys: ioKeys },
   ];
-  for (const c of candidates) {
-    const v = await c.get(c.keys[1]);
-    if (v?.id !== 1) throw new Error(`${c.name}: expected an L2 hit, got ${JSON.stringify(v)}`);
-  }
-  let b = 0;
-  const par = await compare(candidates.map((c) => [c.name, () => {
-    const ps = new Array(100);
-    for (let j = 0; j < 100; j++) ps[j] = c.get(c.keys[(b + j) % KEYS]);
-    b = (b + 100) % KEYS;
-    return Promise.all(ps);
-  }, { ops: 100, tag: "cluster L2 hit x100" }]));
-  await ours.close();
-  await writer.close();
-  for (const backend of backends) await backend.close();
+  await checkL2Hits(candidates);
+  const par = await compareInFlight(candidates, "cluster L2 hit x100");
+  await closeOurs();
   await io.close();
   await ioWriter.close();
   return [{
