@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Logger } from "../mod.ts";
+import type { AsyncCache, Logger } from "../mod.ts";
 
 /** A logger that records what it is told. */
 export class RecordingLogger implements Logger {
@@ -41,4 +41,43 @@ export function repoRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+/**
+ * Reads every key through `cache.get(key, { loader })` in concurrent rounds,
+ * 5 ms apart, until stopped; the loader and the value expected for `k` are
+ * both `v:${k}`.
+ *
+ * @returns `stop()`, which ends the loop after the round under way and
+ *   resolves with the count of gets that resolved to the right value and
+ *   every wrong value or error (`"key: ..."`).
+ */
+export function loadLoop(
+  cache: AsyncCache<string>,
+  keys: string[],
+): { stop(): Promise<{ gets: number; failures: string[] }> } {
+  let stop = false;
+  let gets = 0;
+  const failures: string[] = [];
+  const load = (async () => {
+    while (!stop) {
+      await Promise.all(keys.map(async (k) => {
+        try {
+          const v = await cache.get(k, { loader: () => `v:${k}` });
+          if (v !== `v:${k}`) failures.push(`${k}: ${v}`);
+          gets++;
+        } catch (error) {
+          failures.push(`${k}: ${(error as Error).message}`);
+        }
+      }));
+      await sleep(5);
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await load;
+      return { gets, failures };
+    },
+  };
 }

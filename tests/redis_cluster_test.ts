@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, keySlot, RedisBackend, type RedisClusterClient } from "../mod.ts";
-import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { loadLoop, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
 
@@ -183,23 +183,7 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     await cache.flush();
     // The victim: the primary of the first key's slot.
     const victim = await cluster.owner(keySlot("fo:" + keys[0]));
-    let stop = false;
-    let gets = 0;
-    const failures: string[] = [];
-    const load = (async () => {
-      while (!stop) {
-        await Promise.all(keys.map(async (k) => {
-          try {
-            const v = await cache.get(k, { loader: () => `v:${k}` });
-            if (v !== `v:${k}`) failures.push(`${k}: ${v}`);
-            gets++;
-          } catch (error) {
-            failures.push(`${k}: ${(error as Error).message}`);
-          }
-        }));
-        await sleep(5);
-      }
-    })();
+    const load = loadLoop(cache, keys);
     await sleep(200);
     await cluster.server(victim.port).kill();
     const killedAt = Date.now();
@@ -221,8 +205,7 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     const l2Back = Date.now() - killedAt;
     const hitsBefore = cache.getMetrics().l2Hits;
     await sleep(300);
-    stop = true;
-    await load;
+    const { gets, failures } = await load.stop();
     await cache.close();
     assert.deepEqual(failures, []);
     assert.ok(gets > 1000, `only ${gets} gets`);

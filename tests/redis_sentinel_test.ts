@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend, RedisClient } from "../mod.ts";
 import { replyToString } from "../src/resp/parser.ts";
-import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { loadLoop, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type SentinelSetup, startSentinelSetup } from "./_redis_cluster.ts";
 
@@ -57,23 +57,7 @@ describe("RedisBackend through Redis Sentinel (primary + replica + 3 sentinels)"
       for (const k of keys) await cache.set(k, `v:${k}`);
       await cache.flush();
       const before = await setup.primaryPort();
-      let stop = false;
-      let gets = 0;
-      const failures: string[] = [];
-      const load = (async () => {
-        while (!stop) {
-          await Promise.all(keys.map(async (k) => {
-            try {
-              const v = await cache.get(k, { loader: () => `v:${k}` });
-              if (v !== `v:${k}`) failures.push(`${k}: ${v}`);
-              gets++;
-            } catch (error) {
-              failures.push(`${k}: ${(error as Error).message}`);
-            }
-          }));
-          await sleep(5);
-        }
-      })();
+      const load = loadLoop(cache, keys);
       await sleep(200);
       let readyAt = 0;
       b.client.addEventListener("ready", () => (readyAt = Date.now()));
@@ -96,8 +80,7 @@ describe("RedisBackend through Redis Sentinel (primary + replica + 3 sentinels)"
       const reconnected = readyAt - announcedAt;
       assert.ok(readyAt > 0 && reconnected < 2_000, `reconnected ${reconnected} ms after`);
       await sleep(200);
-      stop = true;
-      await load;
+      const { gets, failures } = await load.stop();
       assert.deepEqual(failures, []);
       assert.ok(gets > 1000, `only ${gets} gets`);
       // Followed through +switch-master (or a reconnect that asked the sentinels again).
