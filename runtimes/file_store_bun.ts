@@ -7,13 +7,7 @@
  */
 import * as fsp from "node:fs/promises";
 import type { FileStore } from "../src/file_store.ts";
-import { removeStaleTemps, tempPathFor } from "./_temp_name.ts";
-import {
-  type NodeFileHandle,
-  type NodeFs,
-  nodeSweepFs,
-  syncFolderNode,
-} from "./file_store_node.ts";
+import { type NodeFs, nodeSweepFs, writeAtomicNode } from "./file_store_node.ts";
 
 /** The members of a `BunFile` used here. */
 export interface BunFile {
@@ -32,9 +26,6 @@ export interface BunFs {
 function bun(): BunFs {
   return (globalThis as unknown as { Bun: BunFs }).Bun;
 }
-
-/** Snapshots hold cached tokens and personal data: owner read/write only. */
-const FILE_MODE = 0o600;
 
 /**
  * A {@linkcode FileStore} over Bun's file API and the given `node:fs` members.
@@ -59,24 +50,11 @@ export function createBunFileStore(getBun: () => BunFs = bun, fs: NodeFs = fsp):
       }
     },
 
-    async writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-      await removeStaleTemps(path, sweep);
-      const b = getBun();
-      const tmp = tempPathFor(path);
-      let handle: NodeFileHandle | undefined;
-      try {
-        handle = await fs.open(tmp, "wx", FILE_MODE);
+    writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+      return writeAtomicNode(fs, sweep, path, async (handle) => {
+        const b = getBun();
         await b.write(b.file(handle.fd), bytes);
-        await handle.sync();
-        await handle.close();
-        handle = undefined;
-        await fs.rename(tmp, path);
-      } catch (error) {
-        await handle?.close().catch(() => {});
-        await fs.unlink(tmp).catch(() => {});
-        throw error;
-      }
-      await syncFolderNode(fs, path);
+      });
     },
   };
 }

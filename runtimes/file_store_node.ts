@@ -56,6 +56,36 @@ export function nodeSweepFs(fs: NodeFs): SweepFs {
  * Flushes a folder's entries (the rename that just happened) to disk. Windows
  * cannot open a folder as a file; NTFS journals the rename itself.
  */
+/**
+ * The atomic replace both node:fs-based stores share: a new temp file
+ * (mode 0600, exclusive), filled by `fill`, fsynced, renamed over `path`,
+ * then the folder fsynced; on failure the temp file is removed. Stale temp
+ * files of earlier, killed saves of `path` are swept first.
+ */
+export async function writeAtomicNode(
+  fs: NodeFs,
+  sweep: SweepFs,
+  path: string,
+  fill: (handle: NodeFileHandle) => Promise<void>,
+): Promise<void> {
+  await removeStaleTemps(path, sweep);
+  const tmp = tempPathFor(path);
+  let handle: NodeFileHandle | undefined;
+  try {
+    handle = await fs.open(tmp, "wx", FILE_MODE);
+    await fill(handle);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(tmp, path);
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    await fs.unlink(tmp).catch(() => {});
+    throw error;
+  }
+  await syncFolderNode(fs, path);
+}
+
 export async function syncFolderNode(fs: NodeFs, path: string): Promise<void> {
   if (process.platform === "win32") return;
   const folder = await fs.open(folderOf(path), "r");
@@ -90,27 +120,14 @@ export function createNodeFileStore(fs: NodeFs = fsp): FileStore {
       }
     },
 
-    async writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-      await removeStaleTemps(path, sweep);
-      const tmp = tempPathFor(path);
-      let handle: NodeFileHandle | undefined;
-      try {
-        handle = await fs.open(tmp, "wx", FILE_MODE);
+    writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+      return writeAtomicNode(fs, sweep, path, async (handle) => {
         let written = 0;
         while (written < bytes.length) {
           const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
           written += bytesWritten;
         }
-        await handle.sync();
-        await handle.close();
-        handle = undefined;
-        await fs.rename(tmp, path);
-      } catch (error) {
-        await handle?.close().catch(() => {});
-        await fs.unlink(tmp).catch(() => {});
-        throw error;
-      }
-      await syncFolderNode(fs, path);
+      });
     },
   };
 }
