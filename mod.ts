@@ -31,6 +31,7 @@ export {
   type Loader,
   type LoaderContext,
   type LoaderResult,
+  type RefreshOptions,
   type ServingOptions,
   type SetOptions,
   type TtlFunction,

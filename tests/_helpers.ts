@@ -1,4 +1,5 @@
 /** Small shared test helpers. */
+import { unwrap } from "../src/remote/_generations.ts";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,4 +81,10 @@ export function loadLoop(
       return { gets, failures };
     },
   };
+}
+
+/** The value inside an entry the cache wrote to L2 (its envelope unwrapped), as read by a backend's `get`. */
+export function storedValue(stored: unknown): unknown {
+  const envelope = unwrap(stored);
+  return envelope ? envelope.value : stored;
 }

@@ -27,10 +27,11 @@ export class MapBackend extends RemoteCacheBackend {
     this.data.clear();
     return Promise.resolve();
   }
-  override deleteByPrefix(prefix: string): Promise<number> {
+  override deleteByPrefix(prefix: string, doomed?: (value: unknown) => boolean): Promise<number> {
     let n = 0;
-    for (const key of [...this.data.keys()]) {
-      if (key.startsWith(prefix)) n += this.data.delete(key) ? 1 : 0;
+    for (const [key, value] of [...this.data]) {
+      if (!key.startsWith(prefix) || (doomed !== undefined && !doomed(value))) continue;
+      n += this.data.delete(key) ? 1 : 0;
     }
     return Promise.resolve(n);
   }

@@ -41,8 +41,11 @@ export class AgentRemote extends RemoteCacheBackend {
   async clear(): Promise<void> {
     await this.#backend.deleteByPrefix(this.#namespace);
   }
-  override deleteByPrefix(prefix: string): Promise<number> {
-    return this.#backend.deleteByPrefix(prefix);
+  override deleteByPrefix(prefix: string, doomed?: (value: unknown) => boolean): Promise<number> {
+    return this.#backend.deleteByPrefix(prefix, doomed);
+  }
+  override repair(key: string): Promise<void> {
+    return this.#backend.repair(key);
   }
   override checkValue(value: unknown): void {
     this.#backend.checkValue(value);
@@ -68,11 +71,14 @@ export class AgentRemote extends RemoteCacheBackend {
   override get coherence(): CoherenceMode {
     return this.#backend.coherence;
   }
-  override getGenerations(keys: readonly string[]): Promise<number[]> {
+  override getGenerations(keys: readonly string[]): Promise<(number | undefined)[]> {
     return this.#backend.getGenerations(keys);
   }
-  override bumpGenerations(keys: readonly string[]): Promise<void> {
-    return this.#backend.bumpGenerations(keys);
+  override bumpGenerations(keys: readonly string[], stamp: number): Promise<void> {
+    return this.#backend.bumpGenerations(keys, stamp);
+  }
+  override initGenerations(keys: readonly string[], stamp: number): Promise<void> {
+    return this.#backend.initGenerations(keys, stamp);
   }
   override getMany(keys: readonly string[]): Promise<unknown[]> {
     return this.#backend.getMany(keys);

@@ -37,7 +37,7 @@ import type { CacheServingOptions } from "../cache/_serve.ts";
 import { Counters } from "../cache/_metrics.ts";
 import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
 import { resolveCacheOptions } from "../cache/_options.ts";
-import { tagKey } from "../remote/_generations.ts";
+import { nextStamp, tagKey } from "../remote/_generations.ts";
 import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "../cache/keys.ts";
 import type { Clock } from "../time.ts";
@@ -266,7 +266,8 @@ async function dropPrefix(
   }
   if (extra !== undefined) backends.add(extra);
   const generation = tagKey(`${NAMESPACE}:${prefix}`);
-  await Promise.all([...backends].map((b) => b.bumpGenerations([generation])));
+  const stamp = nextStamp();
+  await Promise.all([...backends].map((b) => b.bumpGenerations([generation], stamp)));
 }
 
 /**

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Generations } from "../remote/_generations.ts";
+import { nextStamp } from "../remote/_generations.ts";
 import type { AnyBatchLoader } from "./_batcher.ts";
 import type { NoCache, ServePlan, TtlSpec } from "./_serve.ts";
 import type { LoaderContext } from "./_timeouts.ts";
@@ -35,8 +35,14 @@ export interface Flight<V> {
   ttl: TtlSpec;
   /** Tags of the loaded value. */
   tags: readonly string[] | undefined;
-  /** The L2 generations its lookup saw: its write-back is stamped with them. */
-  gens: Generations | undefined;
+  /**
+   * When it began (before its L2 lookup and its loader): its write-back is
+   * stamped with this, so an invalidation after it makes the result a miss
+   * everywhere (see `../remote/_generations.ts`).
+   */
+  stamp: number;
+  /** The tag index's mark when it began: a tag dropped since keeps its result out of L1. */
+  mark: number;
   /**
    * How its value reaches L2: `"absent"` (a loader's write-back after an L2
    * miss: only if L2 still holds nothing), `"force"` (`refresh`), or
@@ -51,6 +57,12 @@ export interface Flight<V> {
 /** The flights of one cache, by normalised key. */
 export class Flights<V> {
   readonly #map = new Map<string, Flight<V>>();
+  readonly #mark: () => number;
+
+  /** @param mark The tag index's mark (see `_tag_index.ts`), taken as each flight starts. */
+  constructor(mark: () => number = () => 0) {
+    this.#mark = mark;
+  }
 
   /** The flight in progress for `key`, if any. */
   get(key: string): Flight<V> | undefined {
@@ -74,7 +86,8 @@ export class Flights<V> {
       batchLoader,
       ttl,
       tags,
-      gens: undefined,
+      stamp: nextStamp(),
+      mark: this.#mark(),
       writeBack: "absent",
       plan,
     };

@@ -54,6 +54,7 @@ import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
 import { type CacheConfig, checkGetOptions, resolveCacheOptions } from "./_options.ts";
 import { normalizeKey } from "./keys.ts";
 import { LruStore } from "./lru_store.ts";
+import { TagIndex } from "./_tag_index.ts";
 
 export type { CacheMetrics } from "./_metrics.ts";
 export type { CacheEventName, CacheEvents, CacheListener } from "./_events.ts";
@@ -137,6 +138,16 @@ export interface SetOptions {
   tags?: readonly string[];
 }
 
+/** Options for {@linkcode AsyncCache.refresh}. */
+export interface RefreshOptions<V> {
+  /** Loads the value (called now, whatever is cached). */
+  loader: Loader<V>;
+  /** TTL for the loaded value (default `defaultTtl`), or a function of the value. */
+  ttl?: Duration | TtlFunction<V>;
+  /** Tags of the loaded value, as for `get`. */
+  tags?: readonly string[];
+}
+
 /** Options for {@linkcode AsyncCache.warmup}. */
 export interface WarmupOptions extends SetOptions {
   /** Load and store every key, even one already cached. Default `false` (a cached key is kept). */
@@ -207,7 +218,7 @@ export class AsyncCache<V = unknown> {
   #remote: RemoteTier | undefined;
   #claim: { backend: RemoteCacheBackend; namespace: string } | undefined;
   readonly #batcher: Batcher;
-  readonly #flights = new Flights<V>();
+  readonly #flights: Flights<V>;
   readonly #counters = new Counters();
   readonly #life = new Lifecycle();
   readonly #backup: BackupLink<V> | undefined;
@@ -220,8 +231,8 @@ export class AsyncCache<V = unknown> {
   /** Errors already logged (one load's failure reaches many callers). */
   readonly #reported = new WeakSet<object>();
   readonly #hitWatchers: ((slow: boolean) => void)[] = [];
-  /** Tags of the tagged entries in L1 (pruned of entries L1 no longer holds). */
-  readonly #tagged = new Map<string, readonly string[]>();
+  /** Tags of the tagged entries in L1, and recent tag drops. */
+  readonly #tags: TagIndex;
 
   /**
    * Creates a cache; nothing is allocated per entry until entries arrive.
@@ -235,6 +246,11 @@ export class AsyncCache<V = unknown> {
     this.#defaultTtl = config.defaultTtl;
     this.#logger = config.logger;
     this.#store = new LruStore<V>(config.maxsize, config.clock);
+    this.#tags = new TagIndex(
+      (k) => this.#store.has(k),
+      () => 2 * Math.min(config.maxsize, 1e6) + 1024,
+    );
+    this.#flights = new Flights<V>(() => this.#tags.mark());
     this.#serve = config.serve;
     // Early refresh needs a look at each hit: hits take the slow path (and only then).
     this.#probe = (config.serve?.refreshAhead ?? 0) > 0
@@ -410,7 +426,11 @@ export class AsyncCache<V = unknown> {
       const tags = checkTags("AsyncCache.set", options?.tags);
       // First: a refused value must not reach L1 (and the write announces
       // itself to the other caches of this process, dropping their copies).
-      this.#remote?.write(k, value, ttl, tags);
+      this.#remote?.write(k, value, ttl, {
+        tags,
+        keepMs: this.#serve?.keep,
+        onInvalidated: () => this.#forget(k),
+      });
       this.#backup?.touch(k);
       this.#flights.invalidate(k);
       this.#put(k, value, ttl, tags, this.#serve, ttl);
@@ -445,7 +465,7 @@ export class AsyncCache<V = unknown> {
     if (this.#events.lists.invalidate !== undefined) {
       this.#events.emit("invalidate", { key: k, reason: "delete" });
     }
-    this.#tagged.delete(k);
+    this.#tags.delete(k);
     await this.#remote?.delete(k);
     return had;
   }
@@ -499,7 +519,7 @@ export class AsyncCache<V = unknown> {
     this.#backup?.cleared();
     this.#flights.invalidatePrefix("");
     this.#store.clear();
-    this.#tagged.clear();
+    this.#tags.clear();
     this.#counters.reset();
     this.#store.evictions = this.#store.expirations = 0;
     this.#remote?.resetCounters();
@@ -526,7 +546,7 @@ export class AsyncCache<V = unknown> {
    */
   async refresh(
     key: CacheKey,
-    options: { loader: Loader<V>; ttl?: Duration | TtlFunction<V> },
+    options: RefreshOptions<V>,
   ): Promise<V | undefined> {
     this.#life.check();
     const k = normalizeKey(key);
@@ -538,12 +558,13 @@ export class AsyncCache<V = unknown> {
       : typeof options.ttl === "function"
       ? options.ttl as TtlSpec
       : parseDuration(options.ttl, "AsyncCache.refresh", "ttl");
+    const tags = checkTags("AsyncCache.refresh", options.tags);
     if (this.#backup?.loading !== undefined) {
       await this.#backup.loading;
       this.#life.check();
     }
     this.#flights.invalidate(k);
-    const flight = this.#flights.start(k, options.loader, undefined, ttl, undefined, this.#serve);
+    const flight = this.#flights.start(k, options.loader, undefined, ttl, tags, this.#serve);
     flight.writeBack = "force";
     flight.promise = this.#load(k, flight, options.loader);
     return await flight.promise;
@@ -578,7 +599,7 @@ export class AsyncCache<V = unknown> {
     const results = await Promise.allSettled(
       entries.map(async ([key, loader]) => {
         if (!force && (await this.get(key)) !== undefined) return;
-        await this.refresh(key, { loader, ttl: options?.ttl });
+        await this.refresh(key, { loader, ttl: options?.ttl, tags: options?.tags });
       }),
     );
     const failed = entries.filter((_, i) => results[i].status === "rejected").map(([k]) => k);
@@ -660,7 +681,7 @@ export class AsyncCache<V = unknown> {
       await this.#remote?.flush();
       this.#remote?.dispose();
       this.#store.clear();
-      this.#tagged.clear();
+      this.#tags.clear();
       if (this.#claim !== undefined) {
         releaseNamespace(this.#claim.backend, this.#claim.namespace, this);
       }
@@ -935,10 +956,11 @@ export class AsyncCache<V = unknown> {
   ): Promise<V | undefined> {
     if (this.#remote !== undefined) {
       flight.lookingUp = true;
-      const { entry, gens, failed } = await this.#remote.lookup(k, flight.tags);
+      const { entry, stale, failed } = await this.#remote.lookup(k, flight.tags);
       flight.lookingUp = false;
-      flight.gens = gens;
       if (failed) flight.writeBack = "none";
+      // L2 holds an entry too old to use: the load replaces it (SET NX would keep it).
+      else if (entry !== undefined || stale !== undefined) flight.writeBack = "force";
       // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
       const held = this.#backup?.take(k);
       if (entry !== undefined && (entry.ttlMs === undefined || entry.ttlMs > minL2Ttl)) {
@@ -951,7 +973,54 @@ export class AsyncCache<V = unknown> {
         this.#put(k, held[0], held[1], undefined);
         return held[0];
       }
+      if (stale !== undefined && !background) {
+        const served = this.#staleFromL2(original, k, flight, stale);
+        if (served !== undefined) return served;
+      }
     }
+    return this.#loadAfterLookup(original, k, flight, background);
+  }
+
+  /**
+   * An L2 entry past its TTL but within the stale window of this get's plan
+   * (L2 keeps entries that long: an expiry is not a change): kept in L1 as
+   * stale, then served as a stale L1 entry would be (`staleWhileRevalidate`:
+   * at once, refreshed in the background; `grace`: if the load fails).
+   * `undefined` when the plan keeps no stale copy this old.
+   */
+  #staleFromL2(
+    original: CacheKey,
+    k: string,
+    flight: Flight<V>,
+    stale: TierEntry,
+  ): Promise<V | undefined> | undefined {
+    const plan = flight.plan;
+    const age = -(stale.ttlMs ?? 0);
+    if (plan === undefined || age >= plan.keep || !flight.current) return undefined;
+    if (this.#tags.droppedSince(stale.tags, flight.mark)) return undefined;
+    const value = stale.value as V;
+    this.#store.set(k, value, -age, plan.keep);
+    this.#tags.set(k, stale.tags);
+    if (age < plan.swr) {
+      this.#flights.end(k, flight);
+      const { loader, batchLoader, ttl, tags } = flight;
+      this.#revalidate(original, k, loader, batchLoader, ttl, tags, plan, 0);
+      return Promise.resolve(this.#servedStale(k, value, "swr", age));
+    }
+    if (age >= plan.grace) return undefined;
+    return this.#loadAfterLookup(original, k, flight, false).catch((error) => {
+      this.#reportFailure(k, "load", error, "stale");
+      return this.#servedStale(k, value, "grace", age);
+    });
+  }
+
+  /** After an L2 lookup that found nothing usable: the loader (or a batch, or the lease). */
+  #loadAfterLookup(
+    original: CacheKey,
+    k: string,
+    flight: Flight<V>,
+    background: boolean,
+  ): Promise<V | undefined> {
     const { loader, batchLoader } = flight;
     if (loader === undefined && batchLoader !== undefined) {
       return this.#batched(original, k, flight, batchLoader, true);
@@ -962,7 +1031,7 @@ export class AsyncCache<V = unknown> {
     }
     if (loader === undefined) {
       this.#flights.end(k, flight);
-      return undefined;
+      return Promise.resolve(undefined);
     }
     if (this.#lease !== undefined && this.#remote !== undefined) {
       return this.#leasedLoad(k, flight, loader);
@@ -1064,14 +1133,14 @@ export class AsyncCache<V = unknown> {
     if (remote !== undefined) {
       const toLook = slots.filter((slot) => !slot.looked);
       misses = slots.filter((slot) => slot.looked);
-      const { entries, gens, failed } = toLook.length === 0
-        ? { entries: [], gens: undefined, failed: false }
+      const { entries, stale, failed } = toLook.length === 0
+        ? { entries: [], stale: [], failed: false }
         : await remote.lookupMany(toLook.map((s) => s.key), batchTags(toLook));
-      for (const slot of toLook) {
-        for (const waiter of slot.waiters) {
+      for (let i = 0; i < toLook.length; i++) {
+        for (const waiter of toLook[i].waiters) {
           const flight = waiter.flight as Flight<V>;
-          flight.gens ??= gens;
           if (failed) flight.writeBack = "none";
+          else if (stale[i] !== undefined) flight.writeBack = "force";
         }
       }
       for (let i = 0; i < toLook.length; i++) {
@@ -1138,7 +1207,10 @@ export class AsyncCache<V = unknown> {
   #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: TtlSpec): V {
     const value = entry.value as V;
     if (this.#events.lists.hit !== undefined) this.#events.emit("hit", { key: k, tier: "l2" });
-    if (flight.current && value !== undefined && this.#life.state !== "closed") {
+    if (
+      flight.current && value !== undefined && this.#life.state !== "closed" &&
+      !this.#tags.droppedSince(entry.tags, flight.mark)
+    ) {
       const local = ttlFor(ttl, value, this.#defaultTtl);
       if (local !== NO_STORE) {
         this.#put(k, value, l1TtlFor(local, entry.ttlMs), entry.tags, flight.plan, local);
@@ -1164,7 +1236,13 @@ export class AsyncCache<V = unknown> {
     try {
       if (flight.writeBack !== "none") {
         const ifAbsent = flight.writeBack === "absent";
-        this.#remote?.write(k, value, ms, flight.tags, flight.gens, ifAbsent);
+        this.#remote?.write(k, value, ms, {
+          tags: flight.tags,
+          stamp: flight.stamp,
+          ifAbsent,
+          keepMs: flight.plan?.keep,
+          onInvalidated: () => this.#forget(k),
+        });
       }
     } catch (error) {
       this.#logger.error(`async-cache: cannot store key ${JSON.stringify(k)} in L2:`, error);
@@ -1197,10 +1275,13 @@ export class AsyncCache<V = unknown> {
         : 0;
       this.#store.set(k, value, ttl, plan.keep, refresh);
     }
-    if (tags !== undefined && tags.length > 0) {
-      this.#tagged.set(k, tags);
-      if (this.#tagged.size > 2 * Math.min(this.#config.maxsize, 1e6) + 1024) this.#pruneTags();
-    } else if (this.#tagged.size > 0) this.#tagged.delete(k);
+    this.#tags.set(k, tags);
+  }
+
+  /** Drops `k` from L1 (its write turned out to be invalidated already). */
+  #forget(k: string): void {
+    this.#store.delete(k);
+    this.#tags.delete(k);
   }
 
   /** While a `"hit"` listener exists, L1 hits take the slow path (which emits them). */
@@ -1214,25 +1295,19 @@ export class AsyncCache<V = unknown> {
     if (this.#events.lists.breaker !== undefined) this.#events.emit("breaker", { state, previous });
   }
 
-  #pruneTags(): void {
-    for (const k of this.#tagged.keys()) {
-      if (this.#store.peek(k) === undefined) this.#tagged.delete(k);
-    }
-  }
-
   /** Applies an invalidation reported by the L2 tier. */
   #drop(dropped: Dropped): void {
     const events = this.#events.lists.invalidate !== undefined ? this.#events : undefined;
     if (dropped.kind === "all") {
       this.#flights.invalidatePrefix("");
       this.#store.clear();
-      this.#tagged.clear();
+      this.#tags.clear();
       events?.emit("invalidate", { reason: "remote" });
     } else if (dropped.kind === "keys") {
       for (const k of dropped.keys) {
         this.#flights.invalidate(k);
         this.#store.delete(k);
-        this.#tagged.delete(k);
+        this.#tags.delete(k);
         events?.emit("invalidate", { key: k, reason: "remote" });
       }
     } else {
@@ -1244,14 +1319,8 @@ export class AsyncCache<V = unknown> {
     if (this.#events.lists.invalidate !== undefined) {
       this.#events.emit("invalidate", { tags, reason: "tags" });
     }
-    const set = new Set(tags);
-    this.#flights.invalidateTags(set);
-    for (const [k, entryTags] of this.#tagged) {
-      if (entryTags.some((t) => set.has(t))) {
-        this.#store.delete(k);
-        this.#tagged.delete(k);
-      }
-    }
+    this.#flights.invalidateTags(new Set(tags));
+    for (const k of this.#tags.drop(tags)) this.#store.delete(k);
   }
 
   #dropByPrefix(prefix: string): number {

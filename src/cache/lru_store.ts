@@ -101,6 +101,11 @@ export class LruStore<V> {
     return this.#values[slot];
   }
 
+  /** Whether the store holds `key` at all: fresh, expired but kept for stale reads, or not yet purged. */
+  has(key: string): boolean {
+    return this.#index.has(key);
+  }
+
   /**
    * Milliseconds until `key` expires: `Infinity` when it has no TTL,
    * `undefined` when absent or already expired.

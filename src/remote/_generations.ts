@@ -1,14 +1,31 @@
 /**
- * Generations: how a namespace or a tag is invalidated everywhere in O(1).
+ * Generations: how a namespace or a tag is invalidated everywhere in O(1),
+ * and the one place that decides whether an L2 entry is current.
  *
  * Each namespace and each tag has a counter in the shared tier
- * (`__ac:ns:<namespace>`, `__ac:tag:<tag>`). An entry written by a cache
- * with a namespace or with tags is stamped with the counters it was loaded
- * under: `[STAMP, generations, tags, value]`. A read compares the stamp with
- * the counters fetched in the same round trip; an entry of an older
- * generation is a miss (and is removed). So `clear()` of a namespace and
- * `invalidateTags()` bump one counter each, and a slow loader that started
- * before the bump writes an entry nobody will read.
+ * (`__ac:ns:<namespace>`, `__ac:tag:<tag>`) holding a **stamp**: the time,
+ * in microseconds, of its last invalidation. Invalidating raises it to the
+ * invalidator's stamp (never lowers it). Every entry the cache writes
+ * carries its own stamp: for a `set`, the time it was called; for a load,
+ * the time the load started (before its L2 lookup and its loader). An entry
+ * is current when its stamp is later than every counter it depends on.
+ *
+ * So a write never waits for a counter (it stamps from its own clock, and
+ * reaches the connection in call order), a load that started before an
+ * invalidation is never current, and a counter that is lost (evicted,
+ * flushed) reads as unknown: entries that depend on it are misses (fail
+ * closed) and the counter is re-created at the reader's stamp, so no old
+ * entry can become current again.
+ *
+ * Stamps come from one process-wide clock ({@linkcode nextStamp}): wall
+ * time in microseconds, strictly increasing within the process. Across
+ * hosts, a write and an invalidation closer together than the hosts'
+ * clock skew may be ordered either way (a known limit, stated in the README).
+ *
+ * The entry envelope also carries the entry's namespace (an entry of another
+ * namespace is never accepted), its tags, and its logical expiry: an entry
+ * is kept in L2 past its TTL for the longest stale window (`grace`,
+ * `staleWhileRevalidate`), so an expiry is not a change.
  *
  * @module
  */
@@ -17,8 +34,8 @@
 export const GENERATION_PREFIX = "__ac:";
 const NS = "__ac:ns:";
 const TAG = "__ac:tag:";
-/** Marks a stamped entry (a value no application stores by accident). */
-const STAMP = "\u0000async-cache:stamp:1";
+/** Marks an entry envelope (a value no application stores by accident). */
+const ENVELOPE = "\u0000async-cache:entry:2";
 
 /** The counter key of a namespace. */
 export function namespaceKey(namespace: string): string {
@@ -40,49 +57,81 @@ export function parseGenerationKey(
   return undefined;
 }
 
-/** Counter values by counter key, as read in one lookup. */
-export type Generations = Map<string, number>;
+/** Counter values by counter key (`undefined`: missing or unreadable). */
+export type Generations = Map<string, number | undefined>;
 
-/** The stamped form of a value: the counters of its namespace (if any) and tags. */
-export function stamp(
-  value: unknown,
-  namespaceGen: string | undefined,
-  tags: readonly string[],
-  gens: Generations,
-): unknown {
-  const keys = namespaceGen === undefined ? [] : [namespaceGen];
-  for (const tag of tags) keys.push(tagKey(tag));
-  return [STAMP, keys.map((k) => gens.get(k) ?? 0), [...tags], value];
+let lastStamp = 0;
+
+/** The process-wide stamp clock: wall time in µs, strictly increasing. */
+export function nextStamp(): number {
+  const now = Date.now() * 1000;
+  lastStamp = now > lastStamp ? now : lastStamp + 1;
+  return lastStamp;
 }
 
-/** A stamped entry's parts, or `undefined` for a plain value. */
-export function unstamp(
-  stored: unknown,
-): { gens: number[]; tags: string[]; value: unknown } | undefined {
-  if (!Array.isArray(stored) || stored.length !== 4 || stored[0] !== STAMP) return undefined;
-  const [, gens, tags, value] = stored;
-  if (!Array.isArray(gens) || !Array.isArray(tags)) return undefined;
-  return { gens, tags, value };
+/** An entry as stored in L2. */
+export interface Envelope {
+  /** The namespace of the cache that wrote it ("" for none). */
+  namespace: string;
+  /** When the write (or its load) began, from {@linkcode nextStamp}. */
+  stamp: number;
+  tags: readonly string[];
+  /** Logical expiry (ms, the writer's clock), or `undefined` for none. */
+  expiresAt: number | undefined;
+  /** How long L2 keeps it past `expiresAt`, for stale reads (ms). */
+  keepMs: number;
+  value: unknown;
+}
+
+/** The stored form of an entry. */
+export function wrap(entry: Envelope): unknown {
+  return [
+    ENVELOPE,
+    entry.namespace,
+    entry.stamp,
+    [...entry.tags],
+    entry.expiresAt ?? null,
+    entry.keepMs,
+    entry.value,
+  ];
 }
 
 /**
- * Whether a stamped entry is current: its namespace's and tags' counters are
- * those in `gens`. A counter missing from `gens` counts as unknown (current
- * only if the caller could not fetch it).
+ * An envelope's parts; `undefined` for a value that is not one, `null` for
+ * a malformed envelope (corrupt: a miss).
  */
-export function isCurrent(
-  entry: { gens: number[]; tags: string[] },
-  namespaceGen: string | undefined,
+export function unwrap(stored: unknown): Envelope | null | undefined {
+  if (!Array.isArray(stored) || stored[0] !== ENVELOPE) return undefined;
+  if (stored.length !== 7) return null;
+  const [, namespace, stamp, tags, expiresAt, keepMs, value] = stored;
+  if (
+    typeof namespace !== "string" || typeof stamp !== "number" || !Number.isSafeInteger(stamp) ||
+    !Array.isArray(tags) || !tags.every((t) => typeof t === "string") ||
+    (expiresAt !== null && typeof expiresAt !== "number") || typeof keepMs !== "number"
+  ) return null;
+  return { namespace, stamp, tags, expiresAt: expiresAt ?? undefined, keepMs, value };
+}
+
+/** The counter keys an entry of `namespace` with `tags` depends on. */
+export function counterKeys(namespace: string, tags: readonly string[]): string[] {
+  const keys = namespace === "" ? [] : [namespaceKey(namespace)];
+  for (const tag of tags) keys.push(tagKey(tag));
+  return keys;
+}
+
+/**
+ * Whether an entry is current: `"current"`, `"invalidated"` (a counter was raised
+ * after its stamp: invalidated), or `"unknown"` (a counter it depends on is
+ * missing from `gens` or unreadable: fail closed).
+ */
+export function currency(
+  entry: Envelope,
   gens: Generations,
-): boolean {
-  let i = 0;
-  if (namespaceGen !== undefined) {
-    if ((gens.get(namespaceGen) ?? 0) !== entry.gens[i]) return false;
-    i++;
+): "current" | "invalidated" | "unknown" {
+  for (const key of counterKeys(entry.namespace, entry.tags)) {
+    const counter = gens.get(key);
+    if (counter === undefined) return "unknown";
+    if (counter >= entry.stamp) return "invalidated";
   }
-  for (const tag of entry.tags) {
-    if ((gens.get(tagKey(tag)) ?? 0) !== entry.gens[i]) return false;
-    i++;
-  }
-  return true;
+  return "current";
 }

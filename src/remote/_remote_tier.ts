@@ -47,24 +47,30 @@ const IF_ABSENT: RemoteSetOptions = { ifAbsent: true };
  */
 export const UNGUARDED_HOLD_MS = 1000;
 import {
+  counterKeys,
+  currency,
   type Generations,
-  isCurrent,
-  namespaceKey,
+  nextStamp,
   parseGenerationKey,
-  stamp,
-  tagKey,
-  unstamp,
+  unwrap,
+  wrap,
 } from "./_generations.ts";
 
-/** An L2 entry as the cache sees it: the value, its remaining TTL, its tags. */
+/** At most this many counters are remembered as tracked (then forgotten, and read again). */
+const KNOWN_MAX = 4096;
+
+/**
+ * An L2 entry as the cache sees it: the value, how long it stays fresh
+ * (`ttlMs`; for a stale entry, minus its age), its tags.
+ */
 export interface TierEntry extends RemoteEntry {
   tags?: readonly string[];
 }
 
-/** One lookup: its entries and the generations they were checked against (to stamp a load's write-back). */
+/** One lookup: its fresh entries, and the stale ones (past their TTL, kept for stale reads). */
 export interface Lookup {
   entries: (TierEntry | undefined)[];
-  gens: Generations | undefined;
+  stale: (TierEntry | undefined)[];
   /** True when L2 could not answer (skipped by the breaker, or the read failed). */
   failed?: boolean;
 }
@@ -78,9 +84,23 @@ export type Dropped =
 /** One key's lookup. */
 export interface KeyLookup {
   entry: TierEntry | undefined;
-  gens: Generations | undefined;
+  /** The entry past its TTL but kept in L2 for stale reads (`ttlMs` is minus its age). */
+  stale?: TierEntry;
   /** True when L2 could not answer. */
   failed?: boolean;
+}
+
+/** How one write reaches L2. */
+export interface WriteOptions {
+  tags?: readonly string[];
+  /** When the write (or its load) began: see `_generations.ts`. Default: now. */
+  stamp?: number;
+  /** Only if L2 holds nothing there (a loader's write-back: a newer write that landed meanwhile wins). */
+  ifAbsent?: boolean;
+  /** How long L2 keeps the entry past its TTL, for stale reads (ms). Default 0. */
+  keepMs?: number;
+  /** Told when the write turns out to be invalidated already (its L1 copy must go). */
+  onInvalidated?: () => void;
 }
 
 type Resolve = (lookup: KeyLookup) => void;
@@ -97,6 +117,11 @@ export interface RemoteCounters {
 
 function newCounters(): RemoteCounters {
   return { l2Hits: 0, l2Misses: 0, l2Errors: 0, l2Writes: 0, invalidations: 0 };
+}
+
+/** A lookup of `n` keys that found nothing. */
+function missed(n: number, failed: boolean): Lookup {
+  return { entries: new Array(n).fill(undefined), stale: new Array(n).fill(undefined), failed };
 }
 
 /** An error that says nothing about the server being reachable. */
@@ -116,6 +141,7 @@ export function l1TtlFor(local: number | undefined, remaining: number | undefine
 /** See the module doc. */
 export class RemoteTier {
   readonly backend: RemoteCacheBackend;
+  readonly #namespace: string;
   readonly #prefix: string;
   readonly #logger: Logger;
   readonly #breaker: CircuitBreaker;
@@ -125,11 +151,15 @@ export class RemoteTier {
   /** When the current outage began (undefined while L2 answers). */
   #outageStart: number | undefined;
   readonly #pendingWrites = new Set<Promise<void>>();
-  /** The namespace's generation counter key (none without a namespace). */
-  readonly #nsKey: string | undefined;
   readonly #unsubscribe: (() => void)[];
-  /** The generations last seen (forgotten when reported changed): stamps for `set()`. */
-  readonly #seen: Generations = new Map();
+  /**
+   * Counters known to exist and (with tracking) to be tracked by the current
+   * connection: a write that depends only on these sends nothing more.
+   * Forgotten on news of them, on a reconnect, and past `KNOWN_MAX`.
+   */
+  readonly #known = new Set<string>();
+  /** Above 0 while this tier itself calls the backend: its own changes are not news to it. */
+  #own = 0;
   #queuedKeys: string[] = [];
   #queuedTags: (readonly string[] | undefined)[] = [];
   #queuedResolves: Resolve[] = [];
@@ -150,20 +180,24 @@ export class RemoteTier {
     onDrop: (dropped: Dropped) => void,
   ) {
     this.backend = backend;
+    this.#namespace = namespace;
     this.#prefix = namespace === "" ? "" : `${namespace}:`;
-    this.#nsKey = namespace === "" ? undefined : namespaceKey(namespace);
     this.#logger = logger;
     this.#breaker = new CircuitBreaker(clock);
     this.#clock = clock;
     backend.adoptLogger(logger);
     this.#unsubscribe = [
       backend.onInvalidate((keys) => {
+        if (this.#own > 0) return;
         const dropped = this.#translate(keys);
         if (dropped === undefined) return;
         this.counters.invalidations++;
         onDrop(dropped);
       }),
-      backend.onReady(() => this.#succeeded()),
+      backend.onReady(() => {
+        this.#known.clear(); // a new connection tracks nothing yet
+        this.#succeeded();
+      }),
     ];
   }
 
@@ -177,18 +211,31 @@ export class RemoteTier {
     for (const off of this.#unsubscribe) off();
   }
 
+  /** Runs `call` as this tier's own change: the backend's announcement of it is not news here. */
+  #quietly<T>(call: () => T): T {
+    this.#own++;
+    try {
+      return call();
+    } finally {
+      this.#own--;
+    }
+  }
+
   /** Turns backend keys into what this cache must drop (undefined: nothing of ours). */
   #translate(keys: readonly string[] | null): Dropped | undefined {
-    if (keys === null) return { kind: "all" };
+    if (keys === null) {
+      this.#known.clear();
+      return { kind: "all" };
+    }
     const prefix = this.#prefix;
     let mine: string[] | undefined;
     let tags: string[] | undefined;
     for (const key of keys) {
       const generation = parseGenerationKey(key);
       if (generation !== undefined) {
-        this.#seen.delete(key);
+        this.#known.delete(key); // changed: no longer tracked until read again
         if ("tag" in generation) (tags ??= []).push(generation.tag);
-        else if (namespaceKey(generation.namespace) === this.#nsKey) return { kind: "all" };
+        else if (generation.namespace === this.#namespace) return { kind: "all" };
       } else if (prefix === "" || key.startsWith(prefix)) {
         (mine ??= []).push(key.slice(prefix.length));
       }
@@ -230,126 +277,168 @@ export class RemoteTier {
   /**
    * Looks several keys up in one round trip (entries, and the generations of
    * the namespace and of `tags`). Never rejects: failures read as misses.
-   * An entry of an older generation reads as a miss.
+   * An entry that is not current (see `_generations.ts`) reads as a miss.
    */
   async lookupMany(keys: readonly string[], tags?: readonly string[]): Promise<Lookup> {
     const n = keys.length;
-    if (!this.#breaker.allow()) {
-      return { entries: new Array(n).fill(undefined), gens: undefined, failed: true };
-    }
+    if (!this.#breaker.allow()) return missed(n, true);
     const full = this.#prefix === "" ? keys : keys.map((k) => this.#prefix + k);
-    const genKeys = this.#genKeys(tags);
+    const genKeys = counterKeys(this.#namespace, tags ?? []);
     try {
       const [raw, values] = await Promise.all([
         this.backend.getManyWithTtl(full, this.#logger),
         genKeys.length === 0 ? [] : this.backend.getGenerations(genKeys),
       ]);
-      const gens: Generations | undefined = genKeys.length === 0 ? undefined : new Map();
-      for (let i = 0; i < genKeys.length; i++) {
-        gens!.set(genKeys[i], values[i]);
-        this.#seen.set(genKeys[i], values[i]);
-      }
-      const entries = await this.#checkStamps(full, raw, gens);
+      const gens: Generations = new Map();
+      for (let i = 0; i < genKeys.length; i++) gens.set(genKeys[i], values[i]);
+      const out = await this.#accept(full, raw, gens);
       if (this.backend.coherence === "tracking") this.#wasCoherent = true;
       this.#succeeded();
-      for (const entry of entries) {
+      for (const entry of out.entries) {
         if (entry === undefined) this.counters.l2Misses++;
         else this.counters.l2Hits++;
       }
-      return { entries, gens };
+      return out;
     } catch (error) {
       this.#failed("read", error);
-      return { entries: new Array(n).fill(undefined), gens: undefined, failed: true };
+      return missed(n, true);
     }
-  }
-
-  /** The counter keys a lookup needs: the namespace's and the tags'. */
-  #genKeys(tags: readonly string[] | undefined): string[] {
-    const out = this.#nsKey === undefined ? [] : [this.#nsKey];
-    if (tags !== undefined) { for (const tag of tags) out.push(tagKey(tag)); }
-    return out;
-  }
-
-  /** Unwraps stamped entries; those of an older generation become misses (and are removed). */
-  async #checkStamps(
-    full: readonly string[],
-    raw: (RemoteEntry | undefined)[],
-    gens: Generations | undefined,
-  ): Promise<(TierEntry | undefined)[]> {
-    const out: (TierEntry | undefined)[] = new Array(raw.length);
-    let missing: Set<string> | undefined;
-    for (let i = 0; i < raw.length; i++) {
-      const entry = raw[i];
-      const stamped = entry === undefined ? undefined : unstamp(entry.value);
-      if (stamped === undefined) {
-        out[i] = entry;
-        continue;
-      }
-      for (const tag of stamped.tags) {
-        if (!gens?.has(tagKey(tag))) (missing ??= new Set()).add(tagKey(tag));
-      }
-    }
-    let all = gens;
-    if (missing !== undefined) {
-      // Tags the callers did not declare: one more round trip, only for them.
-      const extra = [...missing];
-      const values = await this.backend.getGenerations(extra);
-      all = new Map(gens);
-      for (let i = 0; i < extra.length; i++) all.set(extra[i], values[i]);
-    }
-    for (let i = 0; i < raw.length; i++) {
-      const entry = raw[i];
-      const stamped = entry === undefined ? undefined : unstamp(entry.value);
-      if (stamped === undefined) continue;
-      if (isCurrent(stamped, this.#nsKey, all ?? new Map())) {
-        out[i] = { value: stamped.value, ttlMs: entry!.ttlMs, tags: stamped.tags };
-      } else {
-        out[i] = undefined;
-        this.backend.delete(full[i]).catch(() => {}); // read repair: an old generation
-      }
-    }
-    return out;
   }
 
   /**
-   * Starts writing `value` in the background. Throws synchronously when the
-   * backend refuses the value itself (e.g. `SerializationError`), whether the
-   * tier is in use or skipped by the breaker.
-   *
-   * @param tags The entry's tags.
-   * @param gens The generations its value was loaded under (from its lookup);
-   * without them, the current ones are fetched first.
-   * @param ifAbsent Only if L2 holds nothing there (a loader's write-back:
-   * a newer write that landed meanwhile wins).
+   * Accepts the entries that are current: of this namespace, with every
+   * counter they depend on known and older than their stamp. Counters of
+   * tags the callers did not declare cost one more round trip. An entry
+   * that is not current is a miss and is removed (quietly: it was a miss for
+   * everyone); one whose counter is missing re-creates it, so that no entry
+   * older than now can become current again.
    */
-  write(
-    key: string,
-    value: unknown,
-    ttlMs: number | undefined,
-    tags?: readonly string[],
-    gens?: Generations,
-    ifAbsent = false,
-  ): void {
-    const options = ifAbsent ? IF_ABSENT : undefined;
-    const stamped = this.#nsKey !== undefined || (tags !== undefined && tags.length > 0);
+  async #accept(
+    full: readonly string[],
+    raw: (RemoteEntry | undefined)[],
+    gens: Generations,
+  ): Promise<Lookup> {
+    const n = raw.length;
+    const out = missed(n, false);
+    const envelopes = raw.map((entry) => entry === undefined ? undefined : unwrap(entry.value));
+    let extra: Set<string> | undefined;
+    for (const envelope of envelopes) {
+      if (!envelope) continue;
+      for (const key of counterKeys(envelope.namespace, envelope.tags)) {
+        if (!gens.has(key)) (extra ??= new Set()).add(key);
+      }
+    }
+    if (extra !== undefined) {
+      const keys = [...extra];
+      const values = await this.backend.getGenerations(keys);
+      for (let i = 0; i < keys.length; i++) gens.set(keys[i], values[i]);
+    }
+    const now = this.#clock.now();
+    let lost: Set<string> | undefined;
+    for (let i = 0; i < n; i++) {
+      const entry = raw[i];
+      if (entry === undefined) continue;
+      const envelope = envelopes[i];
+      if (envelope === undefined && this.#namespace === "") {
+        out.entries[i] = entry; // a plain value (written by another client): as stored
+        continue;
+      }
+      if (!envelope || envelope.namespace !== this.#namespace) {
+        this.#repair(full[i]); // not an entry of this namespace: read as a miss
+        continue;
+      }
+      const verdict = currency(envelope, gens);
+      if (verdict !== "current") {
+        if (verdict === "unknown") {
+          for (const key of counterKeys(envelope.namespace, envelope.tags)) {
+            if (gens.get(key) === undefined) (lost ??= new Set()).add(key);
+          }
+        } else this.#repair(full[i]);
+        continue;
+      }
+      // Time left fresh: from L2's own TTL where the backend reports it (no clock skew), else from the entry.
+      const fresh = envelope.expiresAt === undefined
+        ? undefined
+        : entry.ttlMs !== undefined
+        ? entry.ttlMs - envelope.keepMs
+        : envelope.expiresAt - now;
+      const accepted: TierEntry = {
+        value: envelope.value,
+        ttlMs: fresh === undefined ? entry.ttlMs : fresh,
+        tags: envelope.tags,
+      };
+      if (fresh !== undefined && fresh <= 0) out.stale[i] = accepted;
+      else out.entries[i] = accepted;
+    }
+    if (lost !== undefined) {
+      // Lost counters (evicted, flushed): re-created now, so whatever was stamped before stays a miss.
+      this.#track(this.backend.initGenerations([...lost], nextStamp()).catch(() => {}));
+    }
+    for (const key of gens.keys()) if (gens.get(key) !== undefined) this.#know(key);
+    return out;
+  }
+
+  #repair(full: string): void {
+    this.backend.repair(full).catch(() => {});
+  }
+
+  #know(counter: string): void {
+    if (this.#known.size >= KNOWN_MAX) this.#known.clear();
+    this.#known.add(counter);
+  }
+
+  /**
+   * Starts writing `value` in the background, stamped (see
+   * `_generations.ts`) and in call order: nothing it needs waits for a
+   * round trip. Counters this tier has not seen are created (if missing)
+   * before the entry and read after it, in the same pipeline, so that with
+   * tracking they are watched from now on, and a write already invalidated
+   * by the time it lands tells `onInvalidated`. Throws synchronously when
+   * the backend refuses the value itself (e.g. `SerializationError`),
+   * whether the tier is in use or skipped by the breaker.
+   */
+  write(key: string, value: unknown, ttlMs: number | undefined, options: WriteOptions = {}): void {
+    const tags = options.tags ?? [];
+    const stamp = options.stamp ?? nextStamp();
+    const ttl = ttlMs === Infinity ? undefined : ttlMs;
+    const envelope = wrap({
+      namespace: this.#namespace,
+      stamp,
+      tags,
+      expiresAt: ttl === undefined ? undefined : this.#clock.now() + ttl,
+      keepMs: ttl === undefined ? 0 : options.keepMs ?? 0,
+      value,
+    });
     if (!this.#breaker.allow()) {
-      this.backend.checkValue(value);
+      this.backend.checkValue(envelope);
       return;
     }
-    const ttl = ttlMs === Infinity ? undefined : ttlMs;
+    const l2Ttl = ttl === undefined ? undefined : ttl + (options.keepMs ?? 0);
+
+    const unknown = counterKeys(this.#namespace, tags).filter((k) => !this.#known.has(k));
     let sent: Promise<void>;
     try {
-      if (!stamped) sent = this.backend.set(this.#prefix + key, value, ttl, options);
-      else {
-        this.backend.checkValue(value);
-        const full = this.#prefix + key;
-        const tagList = tags ?? [];
-        const needed = this.#genKeys(tagList);
-        const known = gens ?? this.#seen;
-        sent = needed.every((k) => known.has(k))
-          ? this.backend.set(full, stamp(value, this.#nsKey, tagList, known), ttl, options)
-          : this.#fetchThenSet(full, value, ttl, tagList, options);
-      }
+      if (unknown.length > 0) this.backend.checkValue(envelope); // before creating counters for it
+      sent = this.#quietly(() => {
+        const created = unknown.length > 0
+          ? this.backend.initGenerations(unknown, stamp - 1)
+          : undefined;
+        const set = this.backend.set(
+          this.#prefix + key,
+          envelope,
+          l2Ttl,
+          options.ifAbsent ? IF_ABSENT : undefined,
+        );
+        if (created === undefined) return set;
+        const read = this.backend.getGenerations(unknown).then((values) => {
+          for (let i = 0; i < unknown.length; i++) {
+            const counter = values[i];
+            if (counter !== undefined && counter >= stamp) options.onInvalidated?.();
+            if (counter !== undefined) this.#know(unknown[i]);
+          }
+        });
+        return Promise.all([created, set, read]).then(() => {});
+      });
     } catch (error) {
       this.#breaker.release();
       throw error;
@@ -368,7 +457,7 @@ export class RemoteTier {
   /** Deletes a key remotely; failures are logged. Tried even while the breaker is open. */
   async delete(key: string): Promise<void> {
     try {
-      await this.backend.delete(this.#prefix + key);
+      await this.#quietly(() => this.backend.delete(this.#prefix + key));
       this.#succeeded();
     } catch (error) {
       this.#failed("delete", error, key);
@@ -377,18 +466,24 @@ export class RemoteTier {
 
   /**
    * Removes this cache's entries remotely. With a namespace: its generation
-   * is bumped (O(1): every entry of the old generation is a miss from now on,
-   * in every process), then the old entries are deleted in the background
-   * (`deleteByPrefix`, awaited by `flush()`). With no namespace: everything
-   * the backend owns. Failures are logged.
+   * is raised to now (O(1): every entry stamped before is a miss from now
+   * on, in every process), then those entries, and only those, are deleted
+   * in the background (`deleteByPrefix`, awaited by `flush()`). With no
+   * namespace: everything the backend owns. Failures are logged.
    */
   async clear(): Promise<void> {
+    const namespace = this.#namespace;
     try {
-      if (this.#nsKey === undefined) await this.backend.clear();
+      if (namespace === "") await this.#quietly(() => this.backend.clear());
       else {
-        await this.backend.bumpGenerations([this.#nsKey]);
+        const stamp = nextStamp();
+        await this.#quietly(() => this.backend.bumpGenerations(counterKeys(namespace, []), stamp));
+        const old = (value: unknown) => {
+          const envelope = unwrap(value);
+          return !envelope || (envelope.namespace === namespace && envelope.stamp <= stamp);
+        };
         this.#track(
-          this.backend.deleteByPrefix(this.#prefix).then(
+          this.backend.deleteByPrefix(this.#prefix, old).then(
             () => {},
             (error) => this.#failed("clear", error),
           ),
@@ -401,30 +496,17 @@ export class RemoteTier {
   }
 
   /**
-   * Invalidates tags everywhere: bumps their generations (entries stamped
-   * with an older one are misses in every process). Failures are logged.
+   * Invalidates tags everywhere: raises their generations to now (entries
+   * stamped before are misses in every process). Failures are logged.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     try {
-      await this.backend.bumpGenerations(tags.map(tagKey));
+      const stamp = nextStamp();
+      await this.#quietly(() => this.backend.bumpGenerations(counterKeys("", tags), stamp));
       this.#succeeded();
     } catch (error) {
       this.#failed("invalidateTags", error);
     }
-  }
-
-  async #fetchThenSet(
-    full: string,
-    value: unknown,
-    ttl: number | undefined,
-    tags: readonly string[],
-    options: RemoteSetOptions | undefined,
-  ): Promise<void> {
-    const keys = this.#genKeys(tags);
-    const values = await this.backend.getGenerations(keys);
-    const gens: Generations = new Map(keys.map((k, i) => [k, values[i]]));
-    for (const [k, n] of gens) this.#seen.set(k, n);
-    await this.backend.set(full, stamp(value, this.#nsKey, tags, gens), ttl, options);
   }
 
   #track(work: Promise<void>): void {
@@ -475,8 +557,10 @@ export class RemoteTier {
     for (const list of tagLists) {
       if (list !== undefined) { for (const t of list) (tags ??= new Set()).add(t); }
     }
-    this.lookupMany(keys, tags && [...tags]).then(({ entries, gens, failed }) => {
-      for (let i = 0; i < resolves.length; i++) resolves[i]({ entry: entries[i], gens, failed });
+    this.lookupMany(keys, tags && [...tags]).then(({ entries, stale, failed }) => {
+      for (let i = 0; i < resolves.length; i++) {
+        resolves[i]({ entry: entries[i], stale: stale[i], failed });
+      }
     });
   }
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidOptionError, RedisProtocolError } from "../errors.ts";
+import { InvalidOptionError, RedisProtocolError, RedisReplyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { RedisClient } from "../resp/client.ts";
 import { RedisClusterClient } from "../resp/cluster/cluster_client.ts";
@@ -32,6 +32,8 @@ import { encodeValue } from "../codec/encode.ts";
 const SCAN_COUNT = "1000";
 /** Appended to a key for its lease (a NUL byte: no cache key of this library's making ends so). */
 const LEASE_SUFFIX = "\u0000lease";
+/** The one member of a generation counter (a sorted set, so that a bump is `ZADD GT`). */
+const COUNTER_MEMBER = "g";
 /** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
 const MAX_PX = Number.MAX_SAFE_INTEGER;
 
@@ -145,22 +147,49 @@ export class RedisBackend extends RemoteCacheBackend {
   }
 
   /** Generation counters (`MGET`; a missing counter is 0). */
-  override async getGenerations(keys: readonly string[]): Promise<number[]> {
-    if (keys.length === 0) return [];
-    const replies = await this.#mget(keys.map((k) => this.prefix + k));
-    return replies.map((r) => {
-      const n = Number(replyToString(r) ?? 0);
-      return Number.isSafeInteger(n) ? n : 0;
-    });
+  /**
+   * Reads generation counters (sorted sets of one member, its score the
+   * stamp: see the cache's consistency rules), one `ZSCORE` each in one
+   * pipeline. A missing counter, or a key that holds something else, is
+   * `undefined` (unknown: the cache fails closed).
+   */
+  override getGenerations(keys: readonly string[]): Promise<(number | undefined)[]> {
+    return Promise.all(
+      keys.map((k) =>
+        this.client.command(["ZSCORE", this.prefix + k, COUNTER_MEMBER]).then(
+          (reply) => {
+            const n = typeof reply === "number" ? reply : Number(replyToString(reply) ?? NaN);
+            return Number.isSafeInteger(n) ? n : undefined;
+          },
+          (error) => {
+            if (error instanceof RedisReplyError) return undefined; // WRONGTYPE: not a counter
+            throw error;
+          },
+        )
+      ),
+    );
   }
 
-  /** Bumps generation counters (`INCR`, pipelined), announcing them to this process at once. */
-  override async bumpGenerations(keys: readonly string[]): Promise<void> {
+  /** Raises counters to at least `stamp` (`ZADD GT`: never lowers one). */
+  override async bumpGenerations(keys: readonly string[], stamp: number): Promise<void> {
     this.#invalidations.emit(keys);
-    await Promise.all(keys.map((k) => this.client.command(["INCR", this.prefix + k])));
+    await Promise.all(keys.map((k) => this.#zadd(k, "GT", stamp)));
   }
 
-  /** The value under `key`, or `undefined` (a corrupt entry is logged and read as a miss). */
+  /** Creates missing counters at `stamp` (`ZADD NX`). */
+  override async initGenerations(keys: readonly string[], stamp: number): Promise<void> {
+    await Promise.all(keys.map((k) => this.#zadd(k, "NX", stamp)));
+  }
+
+  #zadd(key: string, mode: "GT" | "NX", stamp: number): Promise<unknown> {
+    return this.client.command(["ZADD", this.prefix + key, mode, String(stamp), COUNTER_MEMBER]);
+  }
+
+  /** Removes an unusable entry without announcing it to this process's caches. */
+  override async repair(key: string): Promise<void> {
+    await this.client.command(["UNLINK", this.prefix + key]);
+  }
+
   async get(key: string): Promise<unknown> {
     return (await this.getMany([key]))[0];
   }
@@ -221,7 +250,10 @@ export class RedisBackend extends RemoteCacheBackend {
    * @param subPrefix Appended to the backend's prefix; glob characters are matched literally.
    * @returns How many keys were deleted.
    */
-  override async deleteByPrefix(subPrefix: string): Promise<number> {
+  override async deleteByPrefix(
+    subPrefix: string,
+    doomed?: (value: unknown) => boolean,
+  ): Promise<number> {
     const full = this.prefix + subPrefix;
     if (full === "") {
       throw new InvalidOptionError(
@@ -237,11 +269,15 @@ export class RedisBackend extends RemoteCacheBackend {
     const nodes = this.client instanceof RedisClusterClient
       ? await this.client.primaries()
       : [this.client];
-    for (const node of nodes) deleted += await this.#deleteMatching(node, match);
+    for (const node of nodes) deleted += await this.#deleteMatching(node, match, doomed);
     return deleted;
   }
 
-  async #deleteMatching(node: RedisClient, match: string): Promise<number> {
+  async #deleteMatching(
+    node: RedisClient,
+    match: string,
+    doomed: ((value: unknown) => boolean) | undefined,
+  ): Promise<number> {
     let cursor = "0";
     let deleted = 0;
     do {
@@ -257,12 +293,16 @@ export class RedisBackend extends RemoteCacheBackend {
         throw new RedisProtocolError("SCAN returned an unexpected reply");
       }
       cursor = replyToString(reply[0]) ?? "0";
-      const keys = reply[1] as Reply[];
+      let keys = reply[1] as Reply[];
+      if (doomed !== undefined && keys.length > 0) keys = await this.#doomedOf(keys, doomed);
       if (keys.length > 0) {
         const prefixLength = this.prefix.length;
-        this.#invalidations.emit(
-          keys.map((k) => (replyToString(k) ?? "").slice(prefixLength)),
-        );
+        // A sweep of old generations is no news: they were misses already.
+        if (doomed === undefined) {
+          this.#invalidations.emit(
+            keys.map((k) => (replyToString(k) ?? "").slice(prefixLength)),
+          );
+        }
         const n = await this.client.command(["UNLINK", ...(keys as Uint8Array[])]);
         deleted += typeof n === "number" ? n : 0;
       }
@@ -274,6 +314,23 @@ export class RedisBackend extends RemoteCacheBackend {
    * Takes the lease of `key`: `SET <prefix><key>\0lease 1 NX PX ttlMs`, so it
    * expires by itself if the holder dies.
    */
+  /** The keys among `keys` whose value `doomed` accepts (undecodable ones too). */
+  async #doomedOf(keys: Reply[], doomed: (value: unknown) => boolean): Promise<Reply[]> {
+    const values = await this.client.command(["MGET", ...(keys as Uint8Array[])]);
+    if (!Array.isArray(values) || values.length !== keys.length) {
+      throw new RedisProtocolError("MGET returned an unexpected reply");
+    }
+    return keys.filter((_, i) => {
+      const raw = values[i];
+      if (!(raw instanceof Uint8Array)) return false; // gone, or not an entry (a counter)
+      try {
+        return doomed(decodeValue(raw));
+      } catch {
+        return true;
+      }
+    });
+  }
+
   override async acquireLease(key: string, ttlMs: number): Promise<boolean> {
     const px = Math.max(1, Math.ceil(Math.min(ttlMs, MAX_PX)));
     const reply = await this.client.command([

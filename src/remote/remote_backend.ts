@@ -90,12 +90,17 @@ export abstract class RemoteCacheBackend {
 
   /**
    * Deletes every key that starts with `prefix`; a cache's `clear()` calls it
-   * with its namespace. The default rejects: a backend that cannot delete by
+   * with its namespace. With `doomed`, only the entries whose value it
+   * accepts are deleted (a namespace's sweep of old generations), quietly.
+   * The default rejects: a backend that cannot delete by
    * prefix can only be cleared whole (by a cache with no namespace).
    *
    * @returns How many keys were deleted.
    */
-  deleteByPrefix(prefix: string): Promise<number> {
+  deleteByPrefix(
+    prefix: string,
+    _doomed?: (value: unknown) => boolean,
+  ): Promise<number> {
     return Promise.reject(
       new TypeError(
         `${this.constructor.name} cannot delete by prefix (${
@@ -166,22 +171,47 @@ export abstract class RemoteCacheBackend {
   }
 
   /**
-   * The current generation of each key (0 when never bumped): counters the
-   * cache stamps entries with, so a namespace or a tag is invalidated by
-   * bumping one counter. The default reads them with `getMany`.
+   * The generation counters `keys` hold (stamps, see the cache's
+   * consistency rules), in order: `undefined` for a counter that is missing
+   * or unreadable (the cache then fails closed: a miss). The default reads
+   * them with `getMany`.
    */
-  async getGenerations(keys: readonly string[]): Promise<number[]> {
+  async getGenerations(keys: readonly string[]): Promise<(number | undefined)[]> {
     const values = await this.getMany(keys);
-    return values.map((v) => typeof v === "number" ? v : 0);
+    return values.map((v) => typeof v === "number" && Number.isSafeInteger(v) ? v : undefined);
   }
 
   /**
-   * Adds one to each generation counter (atomically where the store can).
-   * The default reads and writes them with `get`/`set`.
+   * Raises each counter to at least `stamp` (never lowers one), creating it
+   * if missing. Atomic on Redis (`ZADD GT`); the default reads and writes
+   * with `get`/`set`.
    */
-  async bumpGenerations(keys: readonly string[]): Promise<void> {
+  async bumpGenerations(keys: readonly string[], stamp: number): Promise<void> {
     const current = await this.getGenerations(keys);
-    await Promise.all(keys.map((key, i) => this.set(key, current[i] + 1)));
+    await Promise.all(
+      keys.map((key, i) => (current[i] ?? -1) < stamp ? this.set(key, stamp) : undefined),
+    );
+  }
+
+  /**
+   * Creates each missing counter at `stamp` (an existing one is kept):
+   * called before a write that depends on it, in the same order, so a reader
+   * never finds the entry without its counter. The default uses `get`/`set`.
+   */
+  async initGenerations(keys: readonly string[], stamp: number): Promise<void> {
+    const current = await this.getGenerations(keys);
+    await Promise.all(
+      keys.map((key, i) => current[i] === undefined ? this.set(key, stamp) : undefined),
+    );
+  }
+
+  /**
+   * Removes an entry the cache found unusable (invalidated, corrupt): as
+   * `delete`, but not announced to the caches of this process as a change
+   * (the entry was a miss for everyone already). The default calls `delete`.
+   */
+  repair(key: string): Promise<void> {
+    return this.delete(key);
   }
 
   /** The values of several keys, in order (`undefined` for each miss). */

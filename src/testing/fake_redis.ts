@@ -130,6 +130,7 @@ export const resp = {
       }\r\n`,
     ),
 };
+const WRONGTYPE = resp.error("WRONGTYPE Operation against a key holding the wrong kind of value");
 
 // ------------------------------------------------------------ types
 
@@ -290,6 +291,8 @@ export interface FakeEntry {
   expiresAt: number | undefined;
   /** Creation order: SCAN cursors are sequence numbers, stable under deletion. */
   seq: number;
+  /** For a sorted set (`ZADD`): its members' scores; `value` is then empty. */
+  zset?: Map<string, number>;
 }
 
 /** What a connection asks of its server; kept off FakeRedis's public API. */
@@ -792,7 +795,8 @@ export class FakeRedis {
   #track(conn: FakeConnection, name: string, raw: Uint8Array[]): void {
     if (!conn.tracking) return;
     if (
-      name === "GET" || name === "MGET" || name === "PTTL" || name === "TTL" || name === "EXISTS"
+      name === "GET" || name === "MGET" || name === "PTTL" || name === "TTL" ||
+      name === "EXISTS" || name === "ZSCORE"
     ) {
       for (let i = 1; i < raw.length; i++) conn.tracked.add(latin1(raw[i]));
     }
@@ -804,6 +808,7 @@ export class FakeRedis {
       case "SET":
       case "INCR":
       case "INCRBY":
+      case "ZADD":
       case "EXPIRE":
       case "PEXPIRE":
       case "PERSIST":
@@ -950,6 +955,7 @@ export class FakeRedis {
       case "GET": {
         if (args.length !== 2) return wrongArgs;
         const e = this.#lookup(db, key(1));
+        if (e?.zset) return WRONGTYPE;
         return e ? resp.bulk(e.value) : nil;
       }
       case "MGET": {
@@ -957,7 +963,7 @@ export class FakeRedis {
         const items: Uint8Array[] = [];
         for (let i = 1; i < raw.length; i++) {
           const e = this.#lookup(db, key(i));
-          items.push(e ? resp.bulk(e.value) : nil);
+          items.push(e && !e.zset ? resp.bulk(e.value) : nil);
         }
         return resp.array(items);
       }
@@ -1012,9 +1018,19 @@ export class FakeRedis {
         const ms = e.expiresAt - this.#now();
         return resp.int(name === "TTL" ? Math.round(ms / 1000) : ms);
       }
+      case "ZADD":
+        return this.#zadd(db, key(1), args);
+      case "ZSCORE": {
+        if (args.length !== 3) return wrongArgs;
+        const e = this.#lookup(db, key(1));
+        if (e && !e.zset) return WRONGTYPE;
+        const score = e?.zset?.get(args[2]);
+        return score === undefined ? nil : resp.bulk(enc.encode(String(score)));
+      }
       case "INCR":
       case "INCRBY": {
         const e = this.#lookup(db, key(1));
+        if (e?.zset) return WRONGTYPE;
         const by = name === "INCR" ? 1 : Number(args[2]);
         const current = e ? Number(dec.decode(e.value)) : 0;
         if (!Number.isInteger(current) || !Number.isInteger(by)) {
@@ -1057,6 +1073,35 @@ export class FakeRedis {
   #checkAuth(user: string | undefined, pass: string | undefined): boolean {
     if (this.password === undefined) return true; // nopass default user accepts anything
     return user === this.username && pass === this.password;
+  }
+
+  /** `ZADD key [NX|XX] [GT|LT] score member [score member ...]`: the options counters use. */
+  #zadd(db: Map<string, FakeEntry>, k: string, args: string[]): Uint8Array {
+    let i = 2;
+    const flags = new Set<string>();
+    while (i < args.length && ["NX", "XX", "GT", "LT", "CH"].includes(args[i].toUpperCase())) {
+      flags.add(args[i++].toUpperCase());
+    }
+    const pairs = args.slice(i);
+    if (pairs.length === 0 || pairs.length % 2 !== 0) return resp.error("ERR syntax error");
+    const e = this.#lookup(db, k);
+    if (e && !e.zset) return WRONGTYPE;
+    const zset = e?.zset ?? new Map<string, number>();
+    let added = 0;
+    for (let j = 0; j < pairs.length; j += 2) {
+      const score = Number(pairs[j]);
+      if (Number.isNaN(score)) return resp.error("ERR value is not a valid float");
+      const old = zset.get(pairs[j + 1]);
+      if (old === undefined ? flags.has("XX") : flags.has("NX")) continue;
+      if (old !== undefined && flags.has("GT") && !(score > old)) continue;
+      if (old !== undefined && flags.has("LT") && !(score < old)) continue;
+      if (old === undefined) added++;
+      zset.set(pairs[j + 1], score);
+    }
+    if (zset.size > 0 && e === undefined) {
+      db.set(k, { value: new Uint8Array(0), expiresAt: undefined, seq: ++this.#seq, zset });
+    }
+    return resp.int(added);
   }
 
   #set(db: Map<string, FakeEntry>, raw: Uint8Array[], args: string[], nil: Uint8Array): Uint8Array {
