@@ -1,0 +1,214 @@
+/**
+ * Issue 15: the layers compose. Each test is one reported item, in the
+ * default configuration: two or more caches, each on its own RedisBackend
+ * (tracking on), with namespaces and tags, against a real redis-server;
+ * the items that also hold without tracking run both ways. Every one of
+ * these failed on the main of 801d944.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { AsyncCache, RedisBackend, RedisClient } from "../mod.ts";
+import { defaultConnect } from "../runtimes/mod.ts";
+import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import {
+  type RedisServer,
+  redisServerAvailable,
+  SKIP_MESSAGE,
+  startRedisServer,
+} from "./_redis_server.ts";
+
+const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
+let unique = 0;
+
+for (const tracking of [true, false]) {
+  describe(`issue 15: consistency, tracking ${tracking ? "on" : "off"}`, { skip }, () => {
+    let server: RedisServer;
+    let admin: RedisClient;
+    const opened: { close(): Promise<void> }[] = [];
+
+    before(async () => {
+      server = await startRedisServer();
+      admin = new RedisClient({ connect: defaultConnect, host: "127.0.0.1", port: server.port });
+    });
+    after(async () => {
+      for (const c of opened.reverse()) await c.close();
+      await admin?.close();
+      await server?.stop();
+    });
+
+    /** A fresh instance: its own backend (connection), in `namespace`. */
+    const instance = <V>(namespace: string, options: Record<string, unknown> = {}) => {
+      const backend = new RedisBackend({
+        host: "127.0.0.1",
+        port: server.port,
+        prefix: "c15:",
+        tracking,
+        logger: new RecordingLogger(),
+      });
+      const cache = new AsyncCache<V>({
+        remoteCache: backend,
+        namespace,
+        defaultTtl: 60_000,
+        logger: new RecordingLogger(),
+        ...options,
+      });
+      opened.push(backend, cache);
+      return cache;
+    };
+    const ns = () => `ns${++unique}`;
+
+    test("1. a delete is not undone by the set before it (namespace never seen)", async () => {
+      const space = ns();
+      const a = instance<string>(space);
+      await a.set("k", "v1");
+      await a.delete("k");
+      await a.flush();
+      assert.equal(await a.get("k"), undefined, "this instance");
+      assert.equal(await instance<string>(space).get("k"), undefined, "a fresh instance");
+    });
+
+    test("1. a later set wins over an earlier tagged one (tag never seen)", async () => {
+      const space = ns();
+      const a = instance<string>(space);
+      await a.set("k", "OLD", { tags: [`t${++unique}`] });
+      await a.set("k", "NEW");
+      await a.flush();
+      assert.equal(await instance<string>(space).get("k"), "NEW");
+      assert.equal(await a.get("k"), "NEW");
+    });
+
+    test("2. a refresh that started before another instance's invalidateTags is not current", async () => {
+      const space = ns();
+      const tag = `t${++unique}`;
+      const a = instance<string>(space);
+      const b = instance<string>(space);
+      await b.set("warm", "x", { tags: [tag] }); // the tag's counter exists
+      await b.flush();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const refreshing = a.refresh("k", {
+        loader: async () => (await gate, "before invalidation"),
+        tags: [tag],
+      });
+      await sleep(20);
+      await b.invalidateTags([tag]);
+      release();
+      await refreshing;
+      await a.flush();
+      assert.equal(await instance<string>(space).get("k"), undefined);
+    });
+
+    test("2. a loader-less get that adopts a joiner's loader and tags is stamped when it started", async () => {
+      const space = ns();
+      const tag = `t${++unique}`;
+      const a = instance<string>(space);
+      const b = instance<string>(space);
+      await b.set("warm", "x", { tags: [tag] });
+      await b.flush();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const plain = a.get("k");
+      const joined = a.get("k", { loader: async () => (await gate, "old"), tags: [tag] });
+      await sleep(20);
+      await b.invalidateTags([tag]);
+      release();
+      await Promise.all([plain, joined]);
+      await a.flush();
+      assert.equal(await instance<string>(space).get("k"), undefined);
+    });
+
+    test("8. a lost counter does not make an old entry current again", async () => {
+      const space = ns();
+      const tag = `t${++unique}`;
+      const a = instance<string>(space);
+      await a.set("k", "old", { tags: [tag] });
+      await a.flush();
+      await a.invalidateTags([tag]);
+      await admin.command(["DEL", `c15:__ac:tag:${tag}`]);
+      assert.equal(await instance<string>(space).get("k"), undefined);
+    });
+
+    test("9. a namespace sweep keeps entries written after the clear resolved", async () => {
+      const space = ns();
+      const a = instance<number>(space);
+      const b = instance<number>(space);
+      for (let i = 0; i < 100; i++) await a.set(`old${i}`, i);
+      await a.flush();
+      await a.clear();
+      for (let i = 0; i < 200; i++) await b.set(`new${i}`, i);
+      await b.flush();
+      await a.flush(); // the sweep
+      const c = instance<number>(space);
+      let found = 0;
+      for (let i = 0; i < 200; i++) if ((await c.get(`new${i}`)) === i) found++;
+      assert.equal(found, 200);
+      let old = 0;
+      for (let i = 0; i < 100; i++) if ((await c.get(`old${i}`)) !== undefined) old++;
+      assert.equal(old, 0);
+    });
+
+    test("11. grace keeps serving through the L2 expiry when the source is down", async () => {
+      const space = ns();
+      const a = instance<string>(space, { defaultTtl: 150, grace: "10s" });
+      assert.equal(await a.get("k", { loader: () => "v" }), "v");
+      await a.flush();
+      await sleep(400); // past the TTL: an expiry, not a change
+      const down = () => Promise.reject(new Error("source down"));
+      assert.equal(await a.get("k", { loader: down }), "v", "this instance, from L1");
+      const fresh = instance<string>(space, { defaultTtl: 150, grace: "10s" });
+      assert.equal(await fresh.get("k", { loader: down }), "v", "a fresh instance, from L2");
+    });
+
+    test("18. after another instance's clear, concurrent gets run one loader", async () => {
+      const space = ns();
+      const a = instance<string>(space);
+      const b = instance<string>(space);
+      await a.set("k", "before");
+      await a.flush();
+      await b.clear();
+      let calls = 0;
+      const loader = async () => (await sleep(10), `v${++calls}`);
+      const fresh = instance<string>(space);
+      const values = await Promise.all(
+        Array.from({ length: 10 }, () => fresh.get("k", { loader })),
+      );
+      assert.equal(calls, 1);
+      assert.deepEqual(new Set(values), new Set(["v1"]));
+      assert.equal(await fresh.get("k", { loader }), "v1");
+      assert.equal(calls, 1);
+    });
+
+    test("19. a cache's own writes are not remote invalidations to it", async () => {
+      const a = instance<string>(ns());
+      const events: unknown[] = [];
+      a.on("invalidate", (e) => events.push(e));
+      await a.set("k", "v", { tags: ["own"] });
+      await a.flush();
+      await a.invalidateTags(["own"]);
+      await a.clear();
+      await a.flush();
+      await sleep(50);
+      assert.equal(events.filter((e) => (e as { reason: string }).reason === "remote").length, 0);
+      assert.equal(events.filter((e) => (e as { reason: string }).reason === "tags").length, 1);
+      assert.equal(a.getMetrics().invalidations, 0);
+    });
+
+    if (tracking) {
+      test("4. after a reconnect, a tagged set is still reached by invalidateTags", async () => {
+        const space = ns();
+        const tag = `t${++unique}`;
+        const a = instance<string>(space);
+        const b = instance<string>(space);
+        await a.set("warm", "x", { tags: [tag] }); // a has seen the tag's counter
+        await a.flush();
+        await admin.command(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+        await waitFor(async () => (await a.get("warm", { loader: () => "x" })) !== undefined);
+        await sleep(200); // reconnected
+        await a.set("k", "v", { tags: [tag] });
+        await a.flush();
+        await b.invalidateTags([tag]);
+        await waitFor(async () => (await a.get("k")) === undefined, 2_000);
+      });
+    }
+  });
+}
