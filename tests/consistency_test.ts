@@ -212,3 +212,22 @@ for (const tracking of [true, false]) {
     }
   });
 }
+
+describe("issue 15: events", () => {
+  test("20. a batch load emits one load event per key", async () => {
+    const cache = new AsyncCache<number>();
+    const loads: { key: string; ok: boolean; cached: boolean }[] = [];
+    cache.on("load", ({ key, ok, cached }) => loads.push({ key, ok, cached }));
+    const batchLoader = (keys: number[]) => keys.map((k) => k * 10);
+    assert.deepEqual(
+      await Promise.all([1, 2].map((k) => cache.get(k, { batchLoader }))),
+      [10, 20],
+    );
+    assert.deepEqual(loads, [
+      { key: "1", ok: true, cached: true },
+      { key: "2", ok: true, cached: true },
+    ]);
+    assert.equal(cache.getMetrics().loads, 2);
+    await cache.close();
+  });
+});

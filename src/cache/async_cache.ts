@@ -1165,6 +1165,14 @@ export class AsyncCache<V = unknown> {
       for (const slot of misses) this.#events.emit("miss", { key: slot.key });
     }
     this.#counters.loads += n;
+    const events = this.#events;
+    const started = events.lists.load !== undefined ? this.#config.clock.now() : 0;
+    /** One `load` event per key, as for a loader. */
+    const loaded = (slot: BatchSlot, ok: boolean, cached: boolean) => {
+      if (events.lists.load === undefined) return;
+      const durationMs = this.#config.clock.now() - started;
+      events.emit("load", { key: slot.key, durationMs, ok, cached });
+    };
     let result: unknown;
     try {
       result = await loader(misses.map((slot) => slot.original));
@@ -1180,7 +1188,10 @@ export class AsyncCache<V = unknown> {
       }
     } catch (error) {
       this.#counters.loadErrors += n;
-      for (const slot of misses) rejectSlot(slot, error);
+      for (const slot of misses) {
+        loaded(slot, false, false);
+        rejectSlot(slot, error);
+      }
       return;
     }
     for (let i = 0; i < n; i++) {
@@ -1189,15 +1200,19 @@ export class AsyncCache<V = unknown> {
         const value = pickResult(result, slot, i) as V | undefined;
         if (value instanceof Error) {
           this.#counters.loadErrors++;
+          loaded(slot, false, false);
           rejectSlot(slot, value);
           continue;
         }
+        let cached = false;
         for (const waiter of slot.waiters) {
-          this.#keep(slot.key, waiter.flight as Flight<V>, value, waiter.ttl);
+          cached = this.#keep(slot.key, waiter.flight as Flight<V>, value, waiter.ttl) || cached;
         }
+        loaded(slot, true, cached);
         resolveSlot(slot, isNoCache(value) ? value.value : value);
       } catch (error) {
         this.#counters.loadErrors++;
+        loaded(slot, false, false);
         rejectSlot(slot, error);
       }
     }
