@@ -190,6 +190,7 @@ export class RedisBackend extends RemoteCacheBackend {
     await this.client.command(["UNLINK", this.prefix + key]);
   }
 
+  /** The value under `key`, or `undefined` (a corrupt entry is logged and read as a miss). */
   async get(key: string): Promise<unknown> {
     return (await this.getMany([key]))[0];
   }
@@ -310,10 +311,6 @@ export class RedisBackend extends RemoteCacheBackend {
     return deleted;
   }
 
-  /**
-   * Takes the lease of `key`: `SET <prefix><key>\0lease 1 NX PX ttlMs`, so it
-   * expires by itself if the holder dies.
-   */
   /** The keys among `keys` whose value `doomed` accepts (undecodable ones too). */
   async #doomedOf(keys: Reply[], doomed: (value: unknown) => boolean): Promise<Reply[]> {
     const values = await this.client.command(["MGET", ...(keys as Uint8Array[])]);
@@ -331,6 +328,10 @@ export class RedisBackend extends RemoteCacheBackend {
     });
   }
 
+  /**
+   * Takes the lease of `key`: `SET <prefix><key>\0lease 1 NX PX ttlMs`, so it
+   * expires by itself if the holder dies.
+   */
   override async acquireLease(key: string, ttlMs: number): Promise<boolean> {
     const px = Math.max(1, Math.ceil(Math.min(ttlMs, MAX_PX)));
     const reply = await this.client.command([
