@@ -159,6 +159,34 @@ for (const tracking of [true, false]) {
       assert.equal(await fresh.get("k", { loader: down }), "v", "a fresh instance, from L2");
     });
 
+    test("7. after another instance's invalidateTags, this instance's tagged sets are visible", async () => {
+      const space = ns();
+      const tag = `t${++unique}`;
+      const a = instance<string>(space);
+      const b = instance<string>(space);
+      await a.set("seen", "x", { tags: [tag] }); // a has seen the tag's counter
+      await a.flush();
+      assert.equal(await a.get("seen"), "x");
+      await b.invalidateTags([tag]);
+      await sleep(20);
+      await a.set("k", "v", { tags: [tag] });
+      await a.flush();
+      assert.equal(await instance<string>(space).get("k"), "v");
+    });
+
+    test("7. a lookup in flight during this instance's clear does not stale its later sets", async () => {
+      const space = ns();
+      const a = instance<string>(space);
+      await a.set("seen", "x");
+      await a.flush();
+      const lookup = a.get("other");
+      await a.clear();
+      await lookup;
+      await a.set("k", "v");
+      await a.flush();
+      assert.equal(await instance<string>(space).get("k"), "v");
+    });
+
     test("18. after another instance's clear, concurrent gets run one loader", async () => {
       const space = ns();
       const a = instance<string>(space);
