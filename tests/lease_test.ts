@@ -109,7 +109,7 @@ describe("lease: one loader per fleet (redis-server)", { skip }, () => {
     };
     let bCalls = 0;
     const pa = a.get("k", { loader: failing });
-    await sleep(5);
+    await sleep(15); // a holds the lease (with 5 ms, a loaded machine let b take it first)
     const started = Date.now();
     const pb = b.get("k", {
       loader: () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, keySlot, RedisBackend, type RedisClusterClient } from "../mod.ts";
-import { loadLoop, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { loadLoop, RecordingLogger, sleep, storedValue, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
 
@@ -197,7 +197,8 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
       await cache.set(key, "x");
       await cache.flush();
       try {
-        return (await probe.get(k)) === `v:${k}` && (await probe.get(key)) === "x";
+        return storedValue(await probe.get(k)) === `v:${k}` &&
+          storedValue(await probe.get(key)) === "x";
       } catch {
         return false;
       }
