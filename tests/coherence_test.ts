@@ -235,6 +235,53 @@ describe("coherence across instances (real Redis, RESP3 tracking)", { skip }, ()
     assert.equal(logger.warnings.filter((w) => /CLIENT TRACKING/.test(w)).length, 1);
   });
 
+  test("values loaded while Redis was down at start-up are dropped when tracking starts (issue 15 item 5)", async () => {
+    const late = await startRedisServer();
+    await late.kill(); // its port is known, and nothing listens on it yet
+    const on = (logger = new RecordingLogger()) =>
+      new RedisBackend({
+        host: "127.0.0.1",
+        port: late.port,
+        socketTimeout: 300,
+        connectTimeout: 300,
+        logger,
+      });
+    const ra = on();
+    const rb = on();
+    const a = new AsyncCache<string>({
+      remoteCache: ra,
+      defaultTtl: 60_000,
+      logger: new RecordingLogger(),
+    });
+    const b = new AsyncCache<string>({
+      remoteCache: rb,
+      defaultTtl: 60_000,
+      logger: new RecordingLogger(),
+    });
+    try {
+      // A starts while Redis is down: both values come from the loader into L1 only.
+      assert.equal(await a.get("before", { loader: () => "old" }), "old");
+      assert.equal(await a.get("after", { loader: () => "old" }), "old");
+      assert.equal(a.getMetrics().size, 2);
+      await late.restart();
+      // Another instance writes a newer value before A's connection is back...
+      await b.set("before", "new");
+      await b.flush();
+      await waitFor(() => ra.coherence === "tracking", 10_000);
+      assert.equal(await a.get("before"), "new");
+      // ...and after it: A never read "after" from Redis, so only the drop at connect helps.
+      await b.set("after", "new");
+      await b.flush();
+      assert.equal(await a.get("after"), "new");
+    } finally {
+      await a.close();
+      await b.close();
+      await ra.close();
+      await rb.close();
+      await late.stop();
+    }
+  });
+
   test("a write from another process drops this process's L1 copy", async () => {
     const b = cache<string>(backend());
     const key = `proc${++unique}`;

@@ -7,7 +7,9 @@
  *
  * While tracking is on, a `PING` every `healthCheckIntervalMs` proves the
  * connection alive: a half-open socket then fails its reply timeout, the
- * connection is dropped, and with it the L1 copies it guarded.
+ * connection is dropped, and with it the L1 copies it guarded. A connection
+ * that turns tracking on after an outage (the first one too, if it failed
+ * before) drops what was filled meanwhile.
  *
  * @module
  */
@@ -34,6 +36,11 @@ export class Invalidations {
   #client: TrackedClient | undefined;
   /** True while the current connection guards L1 copies (tracking was on when it became ready). */
   #guarding = false;
+  /**
+   * True once a connection (or an attempt) failed since tracking was last
+   * turned on: L1 copies may then have been filled that no connection guards.
+   */
+  #unguarded = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Invalidations received from the server (for metrics). */
   received = 0;
@@ -46,17 +53,22 @@ export class Invalidations {
   /** Follows `client`'s connection: ready, lost, closed. */
   attach(client: TrackedClient): void {
     this.#client = client;
-    let connected = false;
     client.addEventListener("ready", () => {
       // Entries filled while no connection was tracking (from loaders, during
-      // the outage) are guarded by nothing: a reconnect that tracks drops them.
-      if (connected && client.tracking) this.emit(null);
-      connected = true;
+      // an outage, at start-up too) are guarded by nothing: the connect that
+      // turns tracking on drops them. With no failure before it, everything
+      // read went through a tracking handshake: nothing to drop (a cluster's
+      // first connects, one per primary, drop no load in flight).
+      if (client.tracking && this.#unguarded) {
+        this.#unguarded = false;
+        this.emit(null);
+      }
       this.#guarding = client.tracking;
       if (this.#guarding) this.#startHealthCheck();
       for (const listener of this.#readyListeners) listener();
     });
     const lost = () => {
+      this.#unguarded = true;
       this.#stopHealthCheck();
       if (!this.#guarding) return;
       this.#guarding = false;
@@ -64,6 +76,10 @@ export class Invalidations {
     };
     client.addEventListener("reconnecting", lost);
     client.addEventListener("close", lost);
+    // A failed first attempt (or a cluster's failed discovery) is an outage too.
+    client.addEventListener("error", () => {
+      this.#unguarded = true;
+    });
   }
 
   /** Whether invalidations from the server are arriving now. */
