@@ -101,6 +101,43 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     }
   });
 
+  test("batch loads are written back: B's batch get of A's keys loads nothing (issue 15 item 10)", async () => {
+    const [ra, rb] = [backend({ prefix: "batch:" }), backend({ prefix: "batch:" })];
+    const logger = new RecordingLogger();
+    const a = new AsyncCache<string>({ remoteCache: ra, logger });
+    const b = new AsyncCache<string>({ remoteCache: rb, logger });
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `b${i}`); // several slots
+      const loaded: string[][] = [];
+      const batchLoader = (ks: string[]) => {
+        loaded.push(ks);
+        return ks.map((k) => `v:${k}`);
+      };
+      assert.deepEqual(
+        await Promise.all(keys.map((k) => a.get(k, { batchLoader }))),
+        keys.map((k) => `v:${k}`),
+      );
+      await a.flush();
+      assert.deepEqual(loaded.flat().sort(), [...keys].sort());
+      assert.deepEqual(await rb.getMany(keys), keys.map((k) => `v:${k}`), "not written back to L2");
+      loaded.length = 0;
+      assert.deepEqual(
+        await Promise.all(keys.map((k) => b.get(k, { batchLoader }))),
+        keys.map((k) => `v:${k}`),
+      );
+      assert.deepEqual(loaded, [], "B loaded again what A's batch loaded");
+      assert.equal(b.getMetrics().l2Hits, keys.length);
+      assert.equal(
+        a.getMetrics().l2Errors,
+        0,
+        `L2 errors: ${JSON.stringify([...logger.warnings, ...logger.errors])}`,
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test("a slot migrated during load: ASK, then MOVED, and no command fails", async () => {
     const b = backend({ prefix: "mig:" });
     const client = clusterClient(b);
