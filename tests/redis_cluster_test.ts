@@ -119,7 +119,11 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
       );
       await a.flush();
       assert.deepEqual(loaded.flat().sort(), [...keys].sort());
-      assert.deepEqual(await rb.getMany(keys), keys.map((k) => `v:${k}`), "not written back to L2");
+      assert.deepEqual(
+        (await rb.getMany(keys)).map(storedValue),
+        keys.map((k) => `v:${k}`),
+        "not written back to L2",
+      );
       loaded.length = 0;
       assert.deepEqual(
         await Promise.all(keys.map((k) => b.get(k, { batchLoader }))),
@@ -135,6 +139,35 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test("the health check PINGs every primary each interval, not one in turn (issue 15 item 21)", async () => {
+    const INTERVAL = 50;
+    const b = backend({ prefix: "hc:", healthCheckInterval: INTERVAL });
+    await b.get("x");
+    await waitFor(() => b.coherence === "tracking", 3_000);
+    const primaries = await clusterClient(b).primaries();
+    assert.equal(primaries.length, 3);
+    // Count the PINGs each primary's connection is given (wrapping its command()).
+    const pings = primaries.map(() => 0);
+    primaries.forEach((p, i) => {
+      const command = p.command.bind(p);
+      p.command = (args) => {
+        if (String(args[0]).toUpperCase() === "PING") pings[i]++;
+        return command(args);
+      };
+    });
+    // Intervals elapsed, counted by a timer of the same period (robust to a busy machine).
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, INTERVAL);
+    await sleep(20 * INTERVAL);
+    clearInterval(ticker);
+    for (let i = 0; i < pings.length; i++) {
+      assert.ok(
+        pings[i] >= ticks * 0.7,
+        `primary ${i} got ${pings[i]} PINGs in ${ticks} intervals (all: ${pings})`,
+      );
     }
   });
 

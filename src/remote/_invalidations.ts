@@ -6,10 +6,10 @@
  * means: every L1 copy it guarded may be stale, so listeners hear `null`.
  *
  * While tracking is on, a `PING` every `healthCheckIntervalMs` proves the
- * connection alive: a half-open socket then fails its reply timeout, the
- * connection is dropped, and with it the L1 copies it guarded. A connection
- * that turns tracking on after an outage (the first one too, if it failed
- * before) drops what was filled meanwhile.
+ * connection alive (on a cluster, each primary's): a half-open socket then
+ * fails its reply timeout, the connection is dropped, and with it the L1
+ * copies it guarded. A connection that turns tracking on after an outage
+ * (the first one too, if it failed before) drops what was filled meanwhile.
  *
  * @module
  */
@@ -24,8 +24,15 @@ function text(reply: Reply): string | undefined {
   return reply instanceof Uint8Array ? decoder.decode(reply) : undefined;
 }
 
-/** What `attach` follows: a `RedisClient`, or a cluster client (which never tracks). */
-type TrackedClient = Pick<RedisClient, "tracking" | "command" | "addEventListener">;
+/**
+ * What `attach` follows: a `RedisClient`, or a cluster client (one tracking
+ * connection per primary, each of which the health check must reach).
+ */
+type TrackedClient = Pick<RedisClient, "tracking" | "command" | "addEventListener"> & {
+  primaries?(): Promise<Pick<RedisClient, "command">[]>;
+};
+
+const ignore = (): void => {};
 
 /** See the module doc. */
 export class Invalidations {
@@ -139,10 +146,20 @@ export class Invalidations {
 
   #startHealthCheck(): void {
     if (this.#timer !== undefined || !(this.#healthCheckMs < Infinity)) return;
-    this.#timer = setInterval(() => {
-      this.#client?.command(["PING"]).catch(() => {});
-    }, this.#healthCheckMs);
+    this.#timer = setInterval(() => this.#ping(), this.#healthCheckMs);
     (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** One `PING` per connection: on a cluster, every primary's (a keyless command would reach one). */
+  #ping(): void {
+    const client = this.#client;
+    if (client?.primaries === undefined) {
+      client?.command(["PING"]).catch(ignore);
+      return;
+    }
+    client.primaries().then((nodes) => {
+      for (const node of nodes) node.command(["PING"]).catch(ignore);
+    }, ignore);
   }
 
   #stopHealthCheck(): void {
