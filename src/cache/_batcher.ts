@@ -8,18 +8,34 @@
  * misses; whatever `run` throws or rejects with settles every waiter still
  * waiting, so no caller is ever left hanging.
  *
+ * Every wait has the caller's bound: a caller with a `hardTimeout` stops
+ * waiting for its key there (a `LoaderTimeoutError`), counted from when it
+ * was queued. The batch loader gets `{ signal }` (`callBatchLoader`): it
+ * aborts when the longest `hardTimeout` of the batch's callers has passed
+ * since the loader was called (never if one of them has none), and when the
+ * cache closes; either way the batch's callers stop waiting then, even if
+ * the loader ignores its signal, and a later result is dropped.
+ *
  * @module
  */
+import { LoaderTimeoutError } from "../errors.ts";
+import { type Clock, scheduleOn } from "../time.ts";
 import type { TtlSpec } from "./_serve.ts";
+import { boundLoad, type LoadContext, type LoaderContext } from "./_timeouts.ts";
 
-/** A user-supplied batch loader. */
+/** A user-supplied batch loader: the keys, and `{ signal }` as a `loader` gets. */
 // deno-lint-ignore no-explicit-any
-export type AnyBatchLoader = (keys: any[]) => unknown;
+export type AnyBatchLoader = (keys: any[], context: LoaderContext) => unknown;
+
+/** What the batcher reads of a caller's flight (otherwise opaque here): its serving plan. */
+export interface BatchFlight {
+  readonly plan?: { readonly hard: number } | undefined;
+}
 
 /** One caller waiting for a key of a batch. */
 export interface BatchWaiter {
-  /** The cache's bookkeeping for this caller's load (opaque here). */
-  flight: unknown;
+  /** The cache's bookkeeping for this caller's load (its `hardTimeout` bounds the wait). */
+  flight: BatchFlight;
   /** TTL for the loaded value, in ms. */
   ttl: TtlSpec;
   resolve(value: unknown): void;
@@ -48,15 +64,19 @@ export class Batcher {
   readonly #maxSize: number;
   readonly #run: (loader: AnyBatchLoader, slots: BatchSlot[]) => Promise<void>;
   readonly #pending = new Map<AnyBatchLoader, Pending>();
+  readonly #clock: Clock;
 
+  /** `clock` drives the callers' `hardTimeout`s (the window is a real timer). */
   constructor(
     windowMs: number,
     maxSize: number,
     run: (loader: AnyBatchLoader, slots: BatchSlot[]) => Promise<void>,
+    clock: Clock,
   ) {
     this.#windowMs = windowMs;
     this.#maxSize = maxSize;
     this.#run = run;
+    this.#clock = clock;
   }
 
   /** Queues a key for `loader`; the returned promise settles with its value. */
@@ -65,7 +85,7 @@ export class Batcher {
     original: string | number,
     key: string,
     looked: boolean,
-    flight: unknown,
+    flight: BatchFlight,
     ttl: TtlSpec,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
@@ -77,6 +97,12 @@ export class Batcher {
         batch.timer = setTimeout(() => this.#flush(loader), this.#windowMs);
       }
       const waiter: BatchWaiter = { flight, ttl, resolve, reject };
+      const hard = flight.plan?.hard ?? 0;
+      if (hard > 0) {
+        const stop = scheduleOn(this.#clock, () => reject(new LoaderTimeoutError(key, hard)), hard);
+        waiter.resolve = (value) => (stop(), resolve(value));
+        waiter.reject = (error) => (stop(), reject(error));
+      }
       const slot = batch.slots.get(key);
       if (slot !== undefined) {
         slot.waiters.push(waiter);
@@ -117,9 +143,58 @@ export function resolveSlot(slot: BatchSlot, value: unknown): void {
   for (const waiter of slot.waiters) waiter.resolve(value);
 }
 
-/** Rejects every waiter of a slot. */
+/** Rejects every waiter of a slot (a batch's hard timeout: with the slot's own key). */
 export function rejectSlot(slot: BatchSlot, error: unknown): void {
+  if (batchTimeouts.has(error as object)) {
+    error = new LoaderTimeoutError(slot.key, (error as LoaderTimeoutError).timeoutMs);
+  }
   for (const waiter of slot.waiters) waiter.reject(error);
+}
+
+/** The errors `callBatchLoader` made at a batch's hard timeout (one per batch, not per key). */
+const batchTimeouts = new WeakSet<object>();
+
+/**
+ * The longest `hardTimeout` of the callers waiting for `slots`, or 0 when
+ * one of them has none (the batch then runs until it settles or the cache closes).
+ */
+function batchHardMs(slots: readonly BatchSlot[]): number {
+  let hard = 0;
+  for (const slot of slots) {
+    for (const waiter of slot.waiters) {
+      const ms = waiter.flight.plan?.hard ?? 0;
+      if (!(ms > 0)) return 0;
+      if (ms > hard) hard = ms;
+    }
+  }
+  return hard;
+}
+
+/**
+ * Calls `loader` for `slots` with `{ signal }` (`context`'s), bounded as
+ * the module doc says; at the hard timeout `onTimeout` runs once per key.
+ * Resolves (or returns, when the loader answered synchronously) its result.
+ */
+export function callBatchLoader(
+  loader: AnyBatchLoader,
+  slots: readonly BatchSlot[],
+  context: LoadContext,
+  clock: Clock,
+  onTimeout: (key: string, timeoutMs: number) => void,
+): unknown {
+  const hard = batchHardMs(slots);
+  return boundLoad(
+    (ctx) => loader(slots.map((slot) => slot.original), ctx),
+    context,
+    hard,
+    clock,
+    () => {
+      for (const slot of slots) onTimeout(slot.key, hard);
+      const error = new LoaderTimeoutError(slots[0]?.key ?? "", hard);
+      batchTimeouts.add(error);
+      return error;
+    },
+  );
 }
 
 /**

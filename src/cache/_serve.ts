@@ -28,7 +28,9 @@ export interface LeaseOptions {
   /**
    * How long a caller waits for another instance's value before loading
    * itself. Default: twice `ttl` (so when a holder dies, its lease expires
-   * first and one waiter takes it over: still one load).
+   * first and one waiter takes it over: still one load). A caller's
+   * `hardTimeout` ends the wait sooner (`LoaderTimeoutError` or its graced
+   * value, and no load), and so does `close()` (`CacheClosedError`).
    */
   wait?: Duration;
   /** How often a waiter looks for the value in L2. Default: 50 ms (at most `wait`). */
@@ -54,7 +56,13 @@ export interface ServingOptions {
   softTimeout?: Duration;
   /**
    * Past this, the load is abandoned: its `signal` aborts and waiting callers
-   * get a `LoaderTimeoutError` (or their graced value). Default: none.
+   * get a `LoaderTimeoutError` (or their graced value). It bounds every wait
+   * of the caller that gives it: a get that joins a load in flight stops
+   * waiting at its own `hardTimeout` (the load goes on for the others); a
+   * `batchLoader` get stops waiting at it, and the batch loader's `signal`
+   * aborts once the longest `hardTimeout` of its callers has passed; a lease
+   * wait ends at it without loading, and a load after a lease wait gets
+   * only what is left of it. Default: none.
    */
   hardTimeout?: Duration;
 }
@@ -88,7 +96,8 @@ export interface CacheServingOptions extends ServingOptions {
   /**
    * One loader per fleet: on an L2 miss, take a lease in L2 (`SET NX PX` on
    * Redis) before loading; instances that do not get it wait for the value to
-   * appear in L2 (polling), up to `wait`, then load themselves. A backend
+   * appear in L2 (polling), up to `wait` (or the caller's `hardTimeout`, or
+   * `close()`), then load themselves. A backend
    * without leases (the default of `RemoteCacheBackend`) turns it off.
    * Needs `remoteCache`. Default: none.
    */

@@ -6,10 +6,19 @@
  * clock (`scheduleOn`), so a `FakeClock` drives them in tests, and every
  * timer is cleared when its load settles.
  *
+ * Every wait has the caller's bound: besides the load's own timer
+ * (`withHardTimeout`, from the loader call), a caller that waits for work
+ * someone else started (a load in flight it joined: `boundWait`; a batch:
+ * `_batcher.ts`; a lease holder's value: `_lease.ts`) stops waiting at its
+ * own `hardTimeout`, and the shared work goes on for the others.
+ *
  * @module
  */
 import { LoaderTimeoutError } from "../errors.ts";
 import { type Clock, scheduleOn } from "../time.ts";
+import type { Events } from "./_events.ts";
+import type { Counters } from "./_metrics.ts";
+import type { ServePlan } from "./_serve.ts";
 
 /** What a loader is called with. */
 export interface LoaderContext {
@@ -107,6 +116,117 @@ export function withHardTimeout<T>(
   });
 }
 
+/**
+ * `promise`, as one caller waits for it: past `hardMs` (0: no bound) this
+ * caller's promise rejects with a `LoaderTimeoutError` for `key`, and
+ * `promise` goes on for the others. Not counted as a timeout: the load
+ * itself was not abandoned (its own timer counts that).
+ */
+export function boundWait<T>(
+  promise: Promise<T>,
+  hardMs: number,
+  clock: Clock,
+  key: string,
+): Promise<T> {
+  if (!(hardMs > 0)) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const cancel = scheduleOn(clock, () => reject(new LoaderTimeoutError(key, hardMs)), hardMs);
+    promise.then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (error) => {
+        cancel();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Runs `call(context)` (a batch loader) bounded: past `hardMs` (0: none)
+ * `timedOut()` makes the error, `context`'s signal aborts with it and the
+ * returned promise rejects with it; when the signal aborts for another
+ * reason (the cache closed) it rejects with that reason, whether or not
+ * the loader honours its signal. A result returned synchronously is used
+ * as is. A result that settles later is dropped. `context` is done when
+ * this settles.
+ */
+export function boundLoad(
+  call: (context: LoadContext) => unknown,
+  context: LoadContext,
+  hardMs: number,
+  clock: Clock,
+  timedOut: () => unknown,
+): unknown {
+  let result: unknown;
+  try {
+    result = call(context);
+  } catch (error) {
+    context.done();
+    throw error;
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then !== "function") {
+    context.done();
+    return result;
+  }
+  const signal = context.signal;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let cancel = () => {};
+    const settle = () => {
+      settled = true;
+      cancel();
+      signal.removeEventListener("abort", onAbort);
+      context.done();
+    };
+    const onAbort = () => {
+      if (settled) return;
+      settle();
+      reject(signal.reason);
+    };
+    // Handled even when dropped: a late rejection is never unhandled.
+    (result as PromiseLike<unknown>).then(
+      (value) => {
+        if (settled) return;
+        settle();
+        resolve(value);
+      },
+      (error) => {
+        if (settled) return;
+        settle();
+        reject(error);
+      },
+    );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort);
+    if (hardMs > 0) cancel = scheduleOn(clock, () => context.abort(timedOut()), hardMs);
+  });
+}
+
+/** Counts and emits a hard timeout of `key` (a load or a wait abandoned at `hardTimeout`). */
+export function reportHardTimeout(
+  counters: Counters,
+  events: Events,
+  key: string,
+  timeoutMs: number,
+): void {
+  counters.timeouts++;
+  if (events.lists.timeout !== undefined) {
+    events.emit("timeout", { key, kind: "hard", timeoutMs });
+  }
+}
+
+/**
+ * `plan` with its `hardTimeout` cut to `leftMs` (what a caller's bound has
+ * left after a wait), so the load that follows ends within the caller's bound.
+ */
+export function hardLeft(plan: ServePlan | undefined, leftMs: number): ServePlan | undefined {
+  if (plan === undefined || !(plan.hard > 0) || leftMs >= plan.hard) return plan;
+  return { ...plan, hard: Math.max(1, Math.ceil(leftMs)) };
+}
+
 /** What `raceSoft` resolves to when the soft timeout passes first. */
 export const SOFT_TIMEOUT: unique symbol = Symbol("softTimeout");
 
@@ -132,9 +252,4 @@ export function raceSoft<T>(
       },
     );
   });
-}
-
-/** Resolves after `ms` on `clock` (for lease polls). */
-export function sleepOn(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => scheduleOn(clock, resolve, ms));
 }

@@ -27,6 +27,7 @@ import {
   type AnyBatchLoader,
   Batcher,
   type BatchSlot,
+  callBatchLoader,
   pickResult,
   rejectSlot,
   resolveSlot,
@@ -47,7 +48,16 @@ import {
   type TtlFunction,
   type TtlSpec,
 } from "./_serve.ts";
-import { Cancellations, raceSoft, SOFT_TIMEOUT, withHardTimeout } from "./_timeouts.ts";
+import {
+  boundWait,
+  Cancellations,
+  hardLeft,
+  type LoaderContext,
+  raceSoft,
+  reportHardTimeout,
+  SOFT_TIMEOUT,
+  withHardTimeout,
+} from "./_timeouts.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 import { type CacheMetrics, Counters } from "./_metrics.ts";
 import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
@@ -117,10 +127,12 @@ export interface GetOptions<V> extends ServingOptions {
    * that pass the same function are grouped. Return a `Map`, a plain object
    * keyed by the string key, or an array in key order. A key missing from the
    * result resolves `undefined` and is not cached; an `Error` as a key's
-   * value rejects that key's callers and is not cached.
+   * value rejects that key's callers and is not cached. Called with
+   * `{ signal }` too, aborted when the longest `hardTimeout` of the batch's
+   * callers has passed (each caller stops waiting at its own) and on `close()`.
    */
   // deno-lint-ignore no-explicit-any
-  batchLoader?: (keys: any[]) => unknown;
+  batchLoader?: (keys: any[], context: LoaderContext) => unknown;
   /**
    * TTL for a loaded value (default `defaultTtl`), or a function of the
    * value returning one (`0`: do not cache; `undefined`: `defaultTtl`).
@@ -272,6 +284,7 @@ export class AsyncCache<V = unknown> {
       config.batchWindowMs,
       config.maxBatchSize,
       (loader, slots) => this.#runBatch(loader, slots),
+      config.clock,
     );
     if (config.backup === undefined) {
       this.ready = Promise.resolve();
@@ -654,8 +667,12 @@ export class AsyncCache<V = unknown> {
 
   /**
    * Closes the cache: new calls reject with `CacheClosedError` from now on;
-   * waiting batches run, loads in flight finish, pending L2 writes and
-   * backup saves complete, then L1 is emptied. It never closes the
+   * the `signal` of every loader and batch loader in flight aborts; waiting
+   * batches run (their loaders with that signal aborted) and loads in flight
+   * finish, while batches and lease waits end at once (their callers get
+   * `CacheClosedError`; a lease waiter does not load, a batch loader's
+   * result is used only if it returned it synchronously); pending L2 writes
+   * and backup saves complete, then L1 is emptied. It never closes the
    * `remoteCache` (whoever created a backend closes it, after its caches).
    * Concurrent and later calls return the same promise. Also available as
    * `await using cache = new AsyncCache(...)`.
@@ -827,7 +844,8 @@ export class AsyncCache<V = unknown> {
         pending.ttl = ttl;
         pending.tags = tags;
       }
-      return pending.promise;
+      // This caller's own bound: it stops waiting there; the load goes on for the others.
+      return boundWait(pending.promise, plan?.hard ?? 0, this.#config.clock, k);
     }
     if (loader === undefined && batchLoader === undefined && this.#remote === undefined) {
       this.#counters.misses++;
@@ -1048,15 +1066,31 @@ export class AsyncCache<V = unknown> {
       this.#counters.leaseWaits++;
       // Not `flight.current`: with coherence, the holder's write invalidates
       // the key here, which is the news we wait for (the value is then
-      // answered but not kept in L1: the invalidation wins).
-      const wanted = () => this.#life.state !== "closed";
+      // answered but not kept in L1: the invalidation wins). The wait ends
+      // at the caller's hardTimeout and at once on close() (no load then).
+      const hard = flight.plan?.hard ?? 0;
+      const context = this.#cancels.context();
+      const onTimeout = () => reportHardTimeout(this.#counters, this.#events, k, hard);
       const clock = this.#config.clock;
-      const outcome = await awaitLeasedValue(remote, k, lease, clock, wanted, flight.tags);
+      const outcome = await awaitLeasedValue(
+        remote,
+        k,
+        lease,
+        clock,
+        context.signal,
+        hard,
+        onTimeout,
+        flight.tags,
+      ).catch((error) => {
+        this.#flights.end(k, flight);
+        throw error;
+      }).finally(() => context.done());
       if (outcome.kind === "value") {
         this.#flights.end(k, flight);
         return this.#fill(k, flight, outcome.entry, flight.ttl);
       }
       held = outcome.kind === "acquired" ? true : undefined;
+      flight.plan = hardLeft(flight.plan, outcome.leftMs); // the load ends within the bound too
     }
     if (held !== true) return this.#load(k, flight, loader);
     this.#counters.leases++;
@@ -1175,7 +1209,10 @@ export class AsyncCache<V = unknown> {
     };
     let result: unknown;
     try {
-      result = await loader(misses.map((slot) => slot.original));
+      const onTimeout = (key: string, ms: number) =>
+        reportHardTimeout(this.#counters, this.#events, key, ms);
+      const context = this.#cancels.context();
+      result = await callBatchLoader(loader, misses, context, this.#config.clock, onTimeout);
       if (result === null || typeof result !== "object") {
         throw new TypeError(
           `AsyncCache.get: batchLoader must return a Map, an object or an array: received ${result}`,
