@@ -5,7 +5,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseReplies } from "../src/resp/parser.ts";
-import { RedisProtocolError } from "../src/errors.ts";
+import { RedisAuthError, RedisProtocolError } from "../src/errors.ts";
+import { RedisClient } from "../src/resp/client.ts";
+import { defaultConnect } from "../runtimes/mod.ts";
+import { startHostileServer } from "./_hostile_server.ts";
 
 const enc = new TextEncoder();
 
@@ -70,6 +73,142 @@ describe("hardening: RESP parser", () => {
         { name: "RedisProtocolError" },
         bad,
       );
+    }
+  });
+});
+
+/** A logger that keeps every line (and the text of every detail) at every level. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const log = (message: string, ...details: unknown[]) => {
+    lines.push(
+      [message, ...details.map((d) => d instanceof Error ? errorText(d) : String(d))].join(" "),
+    );
+  };
+  return { lines, logger: { warn: log, error: log, debug: log } };
+}
+
+/** An error's message and the messages of its whole cause chain. */
+function errorText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error; e instanceof Error && parts.length < 10; e = e.cause) {
+    parts.push(`${e.name}: ${e.message}`);
+  }
+  return parts.join(" <- ");
+}
+
+/** Redis < 6 (or a renamed HELLO): the refusal echoes the arguments, the password among them. */
+const echo = (args: string[]) =>
+  `-ERR unknown command '${args[0]}', with args beginning with: ${
+    args.slice(1).map((a) => `'${a}'`).join(" ")
+  } \r\n`;
+
+describe("hardening: the handshake keeps the password out of text", () => {
+  // "password" in the password: the old code took any refusal mentioning it for an auth failure.
+  const PASSWORD = "my-password-is-hunter2";
+
+  test("a HELLO refusal that echoes the password: falls back to AUTH + RESP2, logs no password", async () => {
+    const server = await startHostileServer((args) => {
+      if (args[0] === "HELLO") return echo(args);
+      if (args[0] === "AUTH") return args[1] === PASSWORD ? "+OK\r\n" : "-ERR invalid password\r\n";
+      if (args[0] === "PING") return "+PONG\r\n";
+      return "-ERR unexpected\r\n";
+    });
+    const { lines, logger } = recordingLogger();
+    const client = new RedisClient({
+      connect: defaultConnect,
+      port: server.port,
+      password: PASSWORD,
+      logger,
+      backoff: () => 10,
+    });
+    try {
+      assert.equal(await client.command(["PING"]), "PONG");
+      assert.equal(client.protocol, 2);
+      assert.deepEqual(server.commands.map((c) => c[0]), ["HELLO", "AUTH", "PING"]);
+      assert.ok(lines.some((l) => /HELLO/.test(l)), "the refusal is still reported");
+      for (const line of lines) assert.ok(!line.includes("hunter2"), line);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  test("an AUTH refusal that echoes the password: RedisAuthError, no password in message, cause or logs", async () => {
+    // HELLO and AUTH both renamed away: every refusal echoes its arguments.
+    const server = await startHostileServer((args) => echo(args));
+    const { lines, logger } = recordingLogger();
+    const client = new RedisClient({
+      connect: defaultConnect,
+      port: server.port,
+      password: PASSWORD,
+      logger,
+      backoff: () => 10,
+    });
+    try {
+      const error = await client.command(["PING"]).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof RedisAuthError, errorText(error));
+      assert.ok(!errorText(error).includes("hunter2"), errorText(error));
+      assert.ok(!String((error as Error).stack).includes("hunter2"));
+      for (const line of lines) assert.ok(!line.includes("hunter2"), line);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  test("a truncated echo (a prefix of the password) is not quoted either", async () => {
+    // Redis truncates the echoed arguments at 128 bytes, so a scrub of the whole password misses
+    // a cut-off prefix of it: handshake replies are reported by their code only.
+    const long = "hunter2-" + "x".repeat(200);
+    const server = await startHostileServer((args) => {
+      if (args[0] === "HELLO") return echo(args).slice(0, 100) + "\r\n";
+      if (args[0] === "AUTH") return echo(args).slice(0, 80) + "\r\n";
+      return "+PONG\r\n";
+    });
+    const { lines, logger } = recordingLogger();
+    const client = new RedisClient({
+      connect: defaultConnect,
+      port: server.port,
+      password: long,
+      logger,
+      backoff: () => 10,
+    });
+    try {
+      const error = await client.command(["PING"]).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof RedisAuthError, errorText(error));
+      assert.ok(!errorText(error).includes("hunter2"), errorText(error));
+      for (const line of lines) assert.ok(!line.includes("hunter2"), line);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  test("WRONGPASS to HELLO is an auth failure (no fallback); the error says WRONGPASS", async () => {
+    const server = await startHostileServer((args) =>
+      args[0] === "HELLO"
+        ? `-WRONGPASS invalid username-password pair or user is disabled. ${args.join(" ")}\r\n`
+        : "-ERR unexpected\r\n"
+    );
+    const { lines, logger } = recordingLogger();
+    const client = new RedisClient({
+      connect: defaultConnect,
+      port: server.port,
+      password: PASSWORD,
+      logger,
+      backoff: () => 10,
+    });
+    try {
+      const error = await client.command(["PING"]).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof RedisAuthError, errorText(error));
+      assert.match((error as Error).message, /WRONGPASS/);
+      assert.ok(!errorText(error).includes("hunter2"), errorText(error));
+      assert.ok(!server.commands.some((c) => c[0] === "AUTH"));
+      for (const line of lines) assert.ok(!line.includes("hunter2"), line);
+    } finally {
+      await client.close();
+      await server.close();
     }
   });
 });

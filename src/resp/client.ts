@@ -137,6 +137,11 @@ const MAX_TIMER = 2 ** 31 - 1;
  * retrying its password would never help.
  */
 const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH"]);
+/** What the credential codes mean, said in our words (the server's may echo arguments). */
+const AUTH_HINTS: Record<string, string> = {
+  WRONGPASS: "wrong username or password, or the user is disabled",
+  NOAUTH: "the server wants a password",
+};
 
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
@@ -672,13 +677,17 @@ export class RedisClient extends EventTarget {
       const [helloReply] = this.#internal(conn, [hello]);
       const reply = await helloReply;
       if (reply instanceof RedisReplyError) {
-        // NOPROTO, or "unknown command" (Redis < 6), or NOAUTH from a Redis < 6
-        // that wants AUTH before any command it does not know: fall back to RESP2.
+        // NOPROTO, or "unknown command" (Redis < 6, or HELLO renamed), or NOAUTH from a
+        // Redis < 6 that wants AUTH before any command it does not know: fall back to
+        // RESP2. Decided from the code alone: the text may echo our arguments (the
+        // password among them), so it is never quoted, and a password that contains
+        // the word "password" cannot turn a refusal into an auth failure.
         // NOAUTH is a credentials problem only when we sent none.
-        const helloUnknown = reply.code === "NOAUTH" && password !== undefined;
-        if (isAuthFailure(reply) && !helloUnknown) throw authError("HELLO", reply);
+        if (reply.code === "WRONGPASS" || (reply.code === "NOAUTH" && password === undefined)) {
+          throw this.#authError("HELLO", reply);
+        }
         this.#logger?.debug?.(
-          `Redis at ${this.#where} refused HELLO 3 (${reply.message}); using RESP2`,
+          `Redis at ${this.#where} refused HELLO 3 (${this.#codeOf(reply)}); using RESP2`,
         );
       } else {
         protocol = 3;
@@ -709,13 +718,15 @@ export class RedisClient extends EventTarget {
         const reply = replies[i];
         if (!(reply instanceof RedisReplyError)) continue;
         const command = String(setup[i][0]);
-        if (command === "AUTH" || isAuthFailure(reply)) throw authError(command, reply);
+        if (command === "AUTH" || AUTH_CODES.has(reply.code)) {
+          throw this.#authError(command, reply);
+        }
         if (command === "CLIENT" && setup[i][1] === "TRACKING") {
           trackingOn = false;
           if (!this.#trackingWarned) {
             this.#trackingWarned = true;
             this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT TRACKING (${reply.message}); ` +
+              `Redis at ${this.#where} refused CLIENT TRACKING (${this.#scrub(reply.message)}); ` +
                 `L1 copies of shared entries live until their TTL (grant +client|tracking to fix)`,
             );
           }
@@ -727,22 +738,46 @@ export class RedisClient extends EventTarget {
           if (!this.#setnameWarned) {
             this.#setnameWarned = true;
             this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT SETNAME (${reply.message}); ` +
+              `Redis at ${this.#where} refused CLIENT SETNAME (${this.#scrub(reply.message)}); ` +
                 `continuing without a connection name (set clientName: null to skip it)`,
             );
           }
           continue;
         }
         throw new RedisConnectionError(
-          `Redis connection setup failed: ${
-            setup[i].slice(0, 2).join(" ")
-          } answered ${reply.message}`,
-          { cause: reply },
+          `Redis connection setup failed: ${setup[i].slice(0, 2).join(" ")} answered ${
+            this.#scrub(reply.message)
+          }`,
+          { cause: new RedisReplyError(this.#scrub(reply.message)) },
         );
       }
     }
     this.#protocol = protocol;
     this.#tracking = trackingOn;
+  }
+
+  /**
+   * The error for refused credentials. Only the reply's code is kept, in the message and in
+   * the cause: a refusal may echo the arguments it was sent, and Redis cuts the echo at 128
+   * bytes, so scrubbing the whole password out of it could still leave a prefix of it.
+   */
+  #authError(command: string, reply: RedisReplyError): RedisAuthError {
+    const code = this.#codeOf(reply);
+    const hint = AUTH_HINTS[code] ?? "the server's text is not quoted: it may echo the password";
+    return new RedisAuthError(`Redis refused the credentials (${command}): ${code} (${hint})`, {
+      cause: new RedisReplyError(code),
+    });
+  }
+
+  /** A reply's code when it looks like one (`WRONGPASS`, `ERR`), else a neutral word. */
+  #codeOf(reply: RedisReplyError): string {
+    const code = reply.code;
+    return /^[A-Z][A-Z_-]{0,31}$/.test(code) ? this.#scrub(code) : "an error";
+  }
+
+  /** `text` with every occurrence of the password masked. */
+  #scrub(text: string): string {
+    return scrubSecret(text, this.#password);
   }
 
   #ready(conn: Conn): void {
@@ -847,15 +882,9 @@ export class RedisClient extends EventTarget {
   }
 }
 
-/** A refusal that means the credentials are wrong or missing. */
-function isAuthFailure(reply: RedisReplyError): boolean {
-  return AUTH_CODES.has(reply.code) || /password/i.test(reply.message);
-}
-
-function authError(command: string, reply: RedisReplyError): RedisAuthError {
-  return new RedisAuthError(`Redis refused the credentials (${command}): ${reply.message}`, {
-    cause: reply,
-  });
+/** `text` with every occurrence of `secret` replaced by `***` (nothing to do without one). */
+function scrubSecret(text: string, secret: string | undefined): string {
+  return secret === undefined || secret === "" ? text : text.split(secret).join("***");
 }
 
 /**
