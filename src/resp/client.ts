@@ -28,6 +28,7 @@ import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, type CommandArg, encodeCommands } from "./encoder.ts";
 import { decodeUtf8, type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
 import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
 
 /** Options of {@linkcode RedisClient}. */
 export interface RedisClientOptions {
@@ -128,6 +129,26 @@ interface Conn {
   /** Settles when the transport is open (or failed, or closed because it was stale). */
   opened: Promise<unknown>;
 }
+
+const CLIENT_OPTION_NAMES = optionNames<RedisClientOptions>({
+  connect: true,
+  host: true,
+  port: true,
+  path: true,
+  tls: true,
+  username: true,
+  password: true,
+  db: true,
+  clientName: true,
+  connectTimeoutMs: true,
+  socketTimeoutMs: true,
+  logger: true,
+  parserLimits: true,
+  backoff: true,
+  protocol: true,
+  onPush: true,
+  tracking: true,
+});
 
 const noop = (): void => {};
 const MAX_TIMER = 2 ** 31 - 1;
@@ -263,6 +284,7 @@ export class RedisClient extends EventTarget {
   constructor(options: RedisClientOptions) {
     super();
     const o = options ?? ({} as RedisClientOptions);
+    if (typeof o === "object") checkOptionNames("RedisClient", o, CLIENT_OPTION_NAMES);
     if (typeof o.connect !== "function") {
       throw new InvalidOptionError("RedisClient", "connect", "a Connect function", o.connect);
     }
