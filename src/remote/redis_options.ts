@@ -10,6 +10,7 @@ import { checkLogger, type Logger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../transport.ts";
 import { type ParserLimits, RespParser } from "../resp/parser.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
+import { addressPolicy, type NatMap } from "../resp/_announced.ts";
 
 /** Options for `RedisBackend`. */
 export interface RedisBackendOptions {
@@ -89,6 +90,17 @@ export interface RedisBackendOptions {
   sentinelPassword?: string;
   /** With `sentinels` and `sentinelPassword`: the sentinels' ACL user. */
   sentinelUsername?: string;
+  /**
+   * With `cluster` or `sentinels`: maps the addresses the nodes or sentinels announce
+   * (`"host:port"` keys, or a function) to reachable ones, for NAT or port mapping.
+   */
+  natMap?: NatMap;
+  /**
+   * With `cluster` or `sentinels`: whether an announced address (after `natMap`) may be
+   * connected to. The credentials go to every node connected to, so this keeps them inside
+   * your network when a node or sentinel announces an address it should not. Default: all.
+   */
+  allowNode?: (address: NodeAddressOption) => boolean;
 }
 
 /** A node address, validated. */
@@ -116,6 +128,8 @@ export interface ResolvedRedisOptions {
   tracking: boolean;
   healthCheckIntervalMs: number;
   cluster: { nodes: NodeAddressOption[]; maxRedirects: number | undefined } | undefined;
+  natMap: NatMap | undefined;
+  allowNode: ((address: NodeAddressOption) => boolean) | undefined;
   sentinel:
     | {
       sentinels: NodeAddressOption[];
@@ -151,6 +165,8 @@ const OPTION_NAMES = optionNames<RedisBackendOptions>({
   name: true,
   sentinelPassword: true,
   sentinelUsername: true,
+  natMap: true,
+  allowNode: true,
 });
 const CLUSTER_NAMES = optionNames<NonNullable<RedisBackendOptions["cluster"]>>({
   nodes: true,
@@ -325,6 +341,12 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     throw new InvalidOptionError(WHAT, "tracking", "a boolean", tracking);
   }
   const { cluster, sentinel } = checkTopology(o, defined, db);
+  for (const name of ["natMap", "allowNode"] as const) {
+    if (o[name] !== undefined && !cluster && !sentinel) {
+      throw new InvalidOptionError(WHAT, name, "given with cluster or sentinels", "(set)");
+    }
+  }
+  addressPolicy(WHAT, o);
   return {
     host,
     port,
@@ -348,6 +370,8 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     ),
     cluster,
     sentinel,
+    natMap: o.natMap,
+    allowNode: o.allowNode,
   };
 }
 
