@@ -10,7 +10,8 @@ import { checkLogger, type Logger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../transport.ts";
 import { type ParserLimits, RespParser } from "../resp/parser.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
-import { addressPolicy, type NatMap } from "../resp/_announced.ts";
+import { addressPolicy, type NatMap } from "../resp/announced.ts";
+import type { NodeAddress } from "../resp/cluster/topology.ts";
 
 /** Options for `RedisBackend`. */
 export interface RedisBackendOptions {
@@ -100,7 +101,7 @@ export interface RedisBackendOptions {
    * connected to. The credentials go to every node connected to, so this keeps them inside
    * your network when a node or sentinel announces an address it should not. Default: all.
    */
-  allowNode?: (address: NodeAddressOption) => boolean;
+  allowNode?: (address: NodeAddress) => boolean;
 }
 
 /** A node address, validated. */

@@ -28,7 +28,7 @@ import { RedisClient } from "./client.ts";
 import { encodeCommands } from "./encoder.ts";
 import { type ParserLimits, type Reply, replyToString, RespParser } from "./parser.ts";
 import type { NodeAddress } from "./cluster/topology.ts";
-import { type AddressPolicy, addressPolicy, type NatMap } from "./_announced.ts";
+import { type AddressPolicy, addressPolicy, type NatMap } from "./announced.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
 
 /** Options of {@linkcode SentinelConnector}. */

@@ -39,7 +39,7 @@ import {
   fetchTopology,
   type NodeAddress,
 } from "./topology.ts";
-import { type AddressPolicy, addressPolicy, type NatMap } from "../_announced.ts";
+import { type AddressPolicy, addressPolicy, type NatMap } from "../announced.ts";
 
 /** Options of {@linkcode RedisClusterClient}. */
 export interface RedisClusterClientOptions
