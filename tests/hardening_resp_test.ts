@@ -5,7 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseReplies } from "../src/resp/parser.ts";
-import { RedisAuthError, RedisProtocolError } from "../src/errors.ts";
+import { InvalidOptionError, RedisAuthError, RedisProtocolError } from "../src/errors.ts";
+import { FakeRedis } from "../src/testing/fake_redis.ts";
 import { RedisClient } from "../src/resp/client.ts";
 import { defaultConnect } from "../runtimes/mod.ts";
 import { startHostileServer } from "./_hostile_server.ts";
@@ -209,6 +210,44 @@ describe("hardening: the handshake keeps the password out of text", () => {
     } finally {
       await client.close();
       await server.close();
+    }
+  });
+});
+
+describe("hardening: commands that would desynchronize the shared connection", () => {
+  test("CLIENT REPLY OFF|SKIP|ON, RESET and a HELLO that changes the connection are refused by command(), never sent", async () => {
+    const fake = new FakeRedis();
+    const client = new RedisClient({ connect: fake.connect });
+    try {
+      assert.equal(await client.command(["PING"]), "PONG");
+      const refused = [
+        ["CLIENT", "REPLY", "OFF"],
+        ["client", "reply", "skip"],
+        ["CLIENT", "REPLY", "ON"],
+        ["RESET"],
+        [enc.encode("reset")],
+        ["HELLO", "2"],
+        [enc.encode("HELLO"), enc.encode("2")],
+        ["hello", "3", "AUTH", "default", "pw"],
+      ];
+      for (const args of refused) {
+        await assert.rejects(client.command(args), (e: unknown) => {
+          assert.ok(e instanceof InvalidOptionError, String(e));
+          assert.equal(e.option, "args");
+          return true;
+        });
+      }
+      // Neighbours still go through: HELLO naming the protocol in use only reads server info.
+      assert.ok((await client.command(["HELLO", "3"])) instanceof Map);
+      assert.equal(await client.command(["CLIENT", "GETNAME"]), null);
+      assert.equal(await client.command(["PING"]), "PONG");
+      const sent = fake.commands.map((c) => String(c[0]).toUpperCase());
+      assert.ok(!sent.includes("RESET"));
+      assert.equal(sent.filter((c) => c === "HELLO").length, 2); // the handshake's, HELLO 3
+      assert.ok(!fake.commands.some((c) => String(c[1]).toUpperCase() === "REPLY"));
+    } finally {
+      await client.close();
+      await fake.close();
     }
   });
 });

@@ -404,14 +404,17 @@ export class RedisClient extends EventTarget {
    * cannot carry (use a dedicated client for them).
    */
   command(args: Command): Promise<Reply> {
-    const dedicated = Array.isArray(args) ? dedicatedCommand(args[0]) : undefined;
+    const dedicated = Array.isArray(args)
+      ? dedicatedCommand(args, this.#protocol ?? this.#wantProtocol)
+      : undefined;
     if (dedicated !== undefined) {
       return rejected(
         new InvalidOptionError(
           "RedisClient.command",
           "args",
           "a command answered by one reply in order (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, " +
-            "their UNSUBSCRIBEs and MONITOR need a dedicated connection)",
+            "their UNSUBSCRIBEs and MONITOR need a dedicated connection; CLIENT REPLY, RESET " +
+            "and HELLO would change the shared connection under every other caller)",
           dedicated,
         ),
       );
@@ -924,8 +927,17 @@ const DEDICATED_COMMANDS = new Set([
   "MONITOR",
 ]);
 
-/** The upper-cased name if `name` is one of {@linkcode DEDICATED_COMMANDS}; cheap for every other command. */
-function dedicatedCommand(name: CommandArg | undefined): string | undefined {
+/**
+ * Commands that change the connection under every other caller: `CLIENT REPLY OFF|SKIP`
+ * silences replies (the next caller would get the wrong one), `RESET` and `HELLO` (with
+ * another protocol, `AUTH` or `SETNAME`) drop the authentication, database, tracking or
+ * protocol the handshake set up.
+ */
+const STATE_COMMANDS = new Set(["RESET"]);
+
+/** The upper-cased name if `args` is refused on the shared connection; cheap for every other command. */
+function dedicatedCommand(args: Command, protocol: number): string | undefined {
+  const name = args[0];
   let length: number;
   let first: number;
   if (typeof name === "string") {
@@ -935,12 +947,31 @@ function dedicatedCommand(name: CommandArg | undefined): string | undefined {
     length = name.length;
     first = name[0];
   } else return undefined;
-  // MONITOR (7 letters) to PUNSUBSCRIBE (12), starting with M, P, S or U.
-  if (length < 7 || length > 12) return undefined;
+  // HELLO, RESET (5 letters) to PUNSUBSCRIBE (12), starting with C, H, M, P, R, S or U.
+  if (length < 5 || length > 12) return undefined;
   const c = first | 0x20;
-  if (c !== 0x6d && c !== 0x70 && c !== 0x73 && c !== 0x75) return undefined;
+  if (
+    c !== 0x63 && c !== 0x68 && c !== 0x6d && c !== 0x70 && c !== 0x72 && c !== 0x73 &&
+    c !== 0x75
+  ) return undefined;
   const upper = (typeof name === "string" ? name : decodeUtf8(name as Uint8Array)).toUpperCase();
-  return DEDICATED_COMMANDS.has(upper) ? upper : undefined;
+  if (DEDICATED_COMMANDS.has(upper) || STATE_COMMANDS.has(upper)) return upper;
+  // HELLO alone, or naming the protocol in use, only reads server information: allowed;
+  // another protocol, AUTH or SETNAME changes the connection.
+  if (upper === "HELLO") {
+    if (args.length > 2) return "HELLO";
+    if (args.length === 2) {
+      const p = args[1];
+      const text = p instanceof Uint8Array ? decodeUtf8(p) : String(p);
+      if (text !== String(protocol)) return "HELLO";
+    }
+  }
+  if (upper === "CLIENT" && args.length > 1) {
+    const sub = args[1];
+    const text = typeof sub === "string" ? sub : sub instanceof Uint8Array ? decodeUtf8(sub) : "";
+    if (text.toUpperCase() === "REPLY") return "CLIENT REPLY";
+  }
+  return undefined;
 }
 
 function asError(error: unknown): Error {
