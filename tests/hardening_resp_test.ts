@@ -40,6 +40,26 @@ describe("hardening: RESP parser", () => {
     });
   });
 
+  test("an error reply's text is capped (a hostile 20 MB bulk error is not logged whole)", () => {
+    const size = 20 * 1024 * 1024;
+    const bytes = new Uint8Array(size + 32);
+    const header = enc.encode(`!${size}\r\n`);
+    bytes.set(header);
+    bytes.fill(120, header.length, header.length + size); // "xxx..."
+    bytes.set(enc.encode("\r\n"), header.length + size);
+    const [reply] = parseReplies(bytes.subarray(0, header.length + size + 2));
+    assert.ok(reply instanceof Error);
+    assert.ok(reply.message.length <= 1100, `${reply.message.length} characters`);
+    assert.match(reply.message, /20971520 bytes/);
+    const line = "-ERR " + "y".repeat(60_000) + "\r\n";
+    const [simple] = parseReplies(enc.encode(line));
+    assert.ok(simple instanceof Error && simple.message.length <= 1100);
+    // A short one is whole, and its code is kept.
+    const [short] = parseReplies(enc.encode("!21\r\nSYNTAX invalid syntax\r\n"));
+    assert.ok(short instanceof Error);
+    assert.equal(short.message, "SYNTAX invalid syntax");
+  });
+
   test("well-formed doubles and big numbers still parse", () => {
     const cases: [string, number][] = [
       [",1.5", 1.5],

@@ -473,7 +473,7 @@ export class RespParser {
         this.#emit(text(buf, from, end));
         return;
       case T_ERROR:
-        this.#emit(new RedisReplyError(text(buf, from, end)));
+        this.#emit(new RedisReplyError(errorText(buf, from, end)));
         return;
       case T_INTEGER:
         this.#emit(integer(buf, from, end));
@@ -552,7 +552,7 @@ export class RespParser {
     if (type === T_BULK) {
       this.#emit(payload);
     } else if (type === T_BULK_ERROR) {
-      this.#emit(new RedisReplyError(utf8.decode(payload)));
+      this.#emit(new RedisReplyError(errorText(payload, 0, payload.length)));
     } else {
       // Verbatim: a 3-byte format and a colon ("txt:", "mkd:") precede the text.
       if (payload.length < 4 || payload[3] !== 58) {
@@ -640,6 +640,23 @@ function text(buf: Uint8Array, from: number, end: number): string {
     return s;
   }
   return utf8.decode(buf.subarray(from, end));
+}
+
+/**
+ * The most bytes of an error reply kept as its message. An error's text ends up in logs and
+ * thrown errors; a hostile server's 500 MB bulk error must not, whole.
+ */
+const MAX_ERROR_TEXT = 1000;
+
+/** An error reply's text, cut at `MAX_ERROR_TEXT` bytes (its size said) when longer. */
+function errorText(buf: Uint8Array, from: number, end: number): string {
+  if (end - from <= MAX_ERROR_TEXT) return text(buf, from, end);
+  // The decoder drops a UTF-8 sequence cut at the end (no replacement character).
+  const head = new TextDecoder("utf-8", { fatal: false }).decode(
+    buf.subarray(from, from + MAX_ERROR_TEXT),
+    { stream: true },
+  );
+  return `${head}... (error text cut: ${end - from} bytes)`;
 }
 
 /** Parses a RESP integer; a `bigint` when it does not fit a double exactly. */
