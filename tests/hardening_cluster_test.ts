@@ -202,6 +202,45 @@ describe("hardening: a hostile sentinel (item 8, +switch-master flood)", () => {
     }
   });
 
+  test("a sentinel refusing AUTH with an echo of the password: no password in any log line", async () => {
+    const a = await primary();
+    const echo = (args: string[]) =>
+      `-ERR unknown command '${args[0]}', with args beginning with: ${
+        args.slice(1).map((x) => `'${x}'`).join(" ")
+      }\r\n`;
+    const s = await startHostileServer((args) => echo(args));
+    const lines: string[] = [];
+    const log = (m: string, ...d: unknown[]) => lines.push([m, ...d.map(String)].join(" "));
+    const connector = new SentinelConnector({
+      sentinels: [{ host: "127.0.0.1", port: s.port }],
+      name: "m",
+      sentinelPassword: "sentinel-hunter2",
+      connect: defaultConnect,
+      backoff: () => 20,
+      logger: { warn: log, error: log, debug: log },
+    });
+    const client = new RedisClient({
+      connect: connector.connect,
+      host: "m",
+      backoff: () => 50,
+      logger: { warn: log, error: log, debug: log },
+    });
+    try {
+      const error = await client.command(["PING"]).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof Error);
+      for (let e: unknown = error; e instanceof Error; e = e.cause) {
+        assert.ok(!e.message.includes("hunter2"), e.message);
+      }
+      await sleep(150); // the subscription's attempts, logged at debug
+      assert.ok(lines.length > 0);
+      for (const line of lines) assert.ok(!line.includes("hunter2"), line);
+    } finally {
+      await client.close();
+      await connector.close();
+      await Promise.all([a.close(), s.close()]);
+    }
+  });
+
   test("allowNode: a primary the sentinel names outside it is never dialled", async () => {
     const a = await primary();
     const s = await sentinel(() => a.port, () => "127.0.0.2");
