@@ -16,6 +16,9 @@ import {
   checkWarmupOptionNames,
 } from "../src/cache/_options.ts";
 import { FakeRedis } from "../src/testing/fake_redis.ts";
+import { RedisClient } from "../src/resp/client.ts";
+import { RedisClusterClient } from "../src/resp/cluster/cluster_client.ts";
+import { SentinelConnector } from "../src/resp/sentinel.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -155,6 +158,28 @@ describe("hardening: unknown option names are refused, with the closest known on
     assert.match(
       optionError(() => AsyncLRU({ lease: { ttl: "1s", timeout: "2s" } } as Any)).message,
       /lease/,
+    );
+  });
+
+  test("RedisClient, RedisClusterClient and SentinelConnector", () => {
+    const connect = new FakeRedis().connect;
+    assert.match(
+      optionError(() => new RedisClient({ connect, hostname: "h" } as Any)).message,
+      /did you mean `host`\?/,
+    );
+    assert.match(
+      optionError(() =>
+        new RedisClusterClient({ connect, nodes: [{ host: "h", port: 1 }], maxRedirect: 1 } as Any)
+      ).message,
+      /RedisClusterClient: maxRedirect .*did you mean `maxRedirects`\?/,
+    );
+    assert.match(
+      optionError(() =>
+        new SentinelConnector(
+          { connect, sentinels: [{ host: "h", port: 1 }], name: "m", timeout: 1 } as Any,
+        )
+      ).message,
+      /did you mean `timeoutMs`\?/,
     );
   });
 

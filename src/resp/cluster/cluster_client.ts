@@ -40,6 +40,7 @@ import {
   type NodeAddress,
 } from "./topology.ts";
 import { type AddressPolicy, addressPolicy, type NatMap } from "../announced.ts";
+import { checkOptionNames, optionNames } from "../../_option_names.ts";
 
 /** Options of {@linkcode RedisClusterClient}. */
 export interface RedisClusterClientOptions
@@ -63,6 +64,27 @@ export interface RedisClusterClientOptions
    */
   allowNode?: (address: NodeAddress) => boolean;
 }
+
+const CLUSTER_OPTION_NAMES = optionNames<RedisClusterClientOptions>({
+  connect: true,
+  tls: true,
+  username: true,
+  password: true,
+  clientName: true,
+  connectTimeoutMs: true,
+  socketTimeoutMs: true,
+  logger: true,
+  parserLimits: true,
+  backoff: true,
+  protocol: true,
+  onPush: true,
+  tracking: true,
+  nodes: true,
+  maxRedirects: true,
+  refreshIntervalMs: true,
+  natMap: true,
+  allowNode: true,
+});
 
 const noop = (): void => {};
 const TRYAGAIN_MS = 25;
@@ -185,6 +207,7 @@ export class RedisClusterClient extends EventTarget {
   constructor(options: RedisClusterClientOptions) {
     super();
     const o = options ?? ({} as RedisClusterClientOptions);
+    if (typeof o === "object") checkOptionNames("RedisClusterClient", o, CLUSTER_OPTION_NAMES);
     if (!Array.isArray(o.nodes) || o.nodes.length === 0) {
       throw new InvalidOptionError(
         "RedisClusterClient",
