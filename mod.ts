@@ -73,6 +73,7 @@ export {
   type RedisClusterClientOptions,
 } from "./src/resp/cluster/cluster_client.ts";
 export type { NodeAddress } from "./src/resp/cluster/topology.ts";
+export type { NatMap } from "./src/resp/announced.ts";
 export { keySlot } from "./src/resp/cluster/crc16.ts";
 export { SentinelConnector, type SentinelOptions } from "./src/resp/sentinel.ts";
 export type { Command, CommandArg } from "./src/resp/encoder.ts";

@@ -104,6 +104,8 @@ export const connectDeno: Connect = async (
       conn = undefined;
       conn = await deno.startTls(plain, {
         hostname: servername ?? (opts.host || "localhost"),
+        // Added to Deno's root store, not a replacement (no per-connection pin in Deno's API):
+        // documented in TlsOptions.ca and the README.
         caCerts: ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca],
       });
       checkTime();

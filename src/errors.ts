@@ -29,7 +29,10 @@ export class InvalidOptionError extends TypeError {
    * @param received The value actually passed.
    */
   constructor(what: string, option: string, expected: string, received: unknown) {
-    super(`Cannot create ${what}: ${option} must be ${expected}: received ${describe(received)}`);
+    const shown = SECRET_OPTION.test(option) ? typeOnly(received) : received;
+    super(
+      `Cannot create ${what}: ${option} must be ${expected}: received ${describe(shown, false)}`,
+    );
     this.name = "InvalidOptionError";
     this.option = option;
   }
@@ -354,19 +357,88 @@ export class RedisClusterError extends RedisError {
   }
 }
 
-/** Renders a received value for an error message, briefly and safely. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+/** Option names whose values are never quoted in a message. */
+const SECRET_OPTION = /pass|secret|token|credential/i;
+
+/** A value to be described by its type only (see {@linkcode typeOnly}). */
+class TypeOnly {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Marks a value to be described by its type only ("a string") in an error message: for values
+ * that may be secrets (a password, an unknown option that may be a misspelt one).
+ *
+ * @param value The value.
+ * @returns A marker that {@linkcode describe} renders as the value's type.
+ */
+export function typeOnly(value: unknown): unknown {
+  return value instanceof TypeOnly ? value : new TypeOnly(value);
+}
+
+/**
+ * Renders a received value for an error message, briefly and safely: a string is quoted with
+ * the password of anything URL-like in it masked. With `contents` false (option errors), an
+ * object is described by its type and (a plain object) its keys, never its contents, which
+ * may hold credentials; otherwise (a bad key) by up to 60 characters of its JSON, redacted too.
+ */
+export function describe(value: unknown, contents = true): string {
+  if (value instanceof TypeOnly) return typeName(value.value);
+  if (typeof value === "string") return JSON.stringify(redactSecrets(value));
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "function") return "a function";
   if (value === null) return "null";
-  if (typeof value === "object") {
+  if (typeof value === "object" && contents) {
     try {
-      const json = JSON.stringify(value);
+      const json = redactSecrets(JSON.stringify(value));
       return json.length > 60 ? `${json.slice(0, 57)}...` : json;
     } catch {
       return Object.prototype.toString.call(value);
     }
   }
+  if (typeof value === "object") {
+    if (Array.isArray(value)) return `an array of length ${value.length}`;
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      const keys = Object.keys(value).map((k) => k.length > 40 ? k.slice(0, 37) + "..." : k);
+      if (keys.length === 0) return "an empty object";
+      return `an object with keys ${keys.slice(0, 8).join(", ")}${keys.length > 8 ? ", ..." : ""}`;
+    }
+    return typeName(value);
+  }
   return String(value);
+}
+
+/** "a string", "a number", "a URL", "an object"... */
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  let name: string = typeof value;
+  if (name === "object") {
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    name = typeof ctor === "string" && ctor !== "" && ctor !== "Object" ? ctor : "object";
+    if (Array.isArray(value)) name = "array";
+  }
+  // "an object", "an Error", but "a URL" (an acronym is read letter by letter).
+  return `${/^[aeiou]/i.test(name) && !/^[A-Z]{2}/.test(name) ? "an" : "a"} ${name}`;
+}
+
+/**
+ * `text` with the password of every URL in it masked: `redis://user:pw@host` becomes
+ * `redis://user:***@host` (everything between `scheme://` and the last `@` but the user name,
+ * so an unencoded `@`, `/` or `#` in the password does not leave part of it behind).
+ *
+ * @param text Any text.
+ * @returns The text, redacted.
+ */
+export function redactSecrets(text: string): string {
+  const scheme = text.indexOf("://");
+  if (scheme === -1) return text;
+  const from = scheme + 3;
+  const at = text.lastIndexOf("@");
+  if (at < from) return text;
+  const userinfo = text.slice(from, at);
+  const colon = userinfo.indexOf(":");
+  return text.slice(0, from) + (colon === -1 ? "***" : userinfo.slice(0, colon + 1) + "***") +
+    text.slice(at);
 }

@@ -23,7 +23,12 @@ export interface ConnectOptions {
 export interface TlsOptions {
   /** The name to verify the server's certificate against (default: the host). */
   servername?: string;
-  /** PEM-encoded CA certificate(s) to trust instead of the system store. */
+  /**
+   * PEM-encoded CA certificate(s) to trust. On Node and Bun they replace the system store (a
+   * pin: only servers certified by them are accepted). On Deno they are trusted **in addition
+   * to** Deno's root store (`Deno.connectTls`'s `caCerts` offers no pin), so a server with any
+   * publicly trusted certificate for the name is accepted too.
+   */
   ca?: string | string[];
 }
 

@@ -36,6 +36,7 @@ import {
 import type { CacheServingOptions } from "../cache/_serve.ts";
 import { Counters } from "../cache/_metrics.ts";
 import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
 import { resolveCacheOptions } from "../cache/_options.ts";
 import { nextStamp, tagKey } from "../remote/_generations.ts";
 import { type Duration, parseDuration } from "../time.ts";
@@ -150,6 +151,25 @@ export interface AgentToolWrapper {
 }
 
 const WHAT = "AgentCache";
+const AGENT_NAMES = optionNames<AgentCacheOptions>({
+  resource: true,
+  scope: true,
+  ttl: true,
+  localTtl: true,
+  remoteCache: true,
+  maxsize: true,
+  name: true,
+  invalidates: true,
+  logger: true,
+  clock: true,
+  staleWhileRevalidate: true,
+  grace: true,
+  softTimeout: true,
+  hardTimeout: true,
+  refreshAhead: true,
+  lease: true,
+});
+const INVALIDATE_NAMES = optionNames<InvalidateOptions>({ scope: true, remoteCache: true });
 /** The L2 namespace of every agent tool cache. */
 const NAMESPACE = "agent";
 
@@ -304,6 +324,9 @@ export async function invalidateResource(
 ): Promise<void> {
   const what = "invalidateResource";
   checkResource(what, resource);
+  if (options !== null && typeof options === "object") {
+    checkOptionNames(what, options, INVALIDATE_NAMES);
+  }
   const scope = options.scope === undefined ? undefined : checkScope(what, options.scope);
   const extra = checkRemote(what, options.remoteCache);
   const prefix = prefixFor(resource, scope, [], `invalidateResource("${resource}")`);
@@ -433,6 +456,7 @@ export function AgentCache(options: AgentCacheOptions): AgentToolWrapper {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(WHAT, "options", "an object", options);
   }
+  checkOptionNames(WHAT, options, AGENT_NAMES);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
     throw new InvalidOptionError(WHAT, "name", "a non-empty string", options.name);
   }

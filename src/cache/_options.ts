@@ -15,8 +15,16 @@ import {
   type ServePlan,
   type TtlSpec,
 } from "./_serve.ts";
-import type { AsyncCacheOptions } from "./async_cache.ts";
+import type {
+  AsyncCacheOptions,
+  GetOptions,
+  RefreshOptions,
+  SetOptions,
+  WarmupOptions,
+} from "./async_cache.ts";
 import { type Clock, parseDuration, parseOptionalDuration, systemClock } from "../time.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
+import type { LeaseOptions, ServingOptions } from "./_serve.ts";
 
 /** The options every cache understands, before validation: `AsyncCache`'s. */
 export type CacheOptionsInput = AsyncCacheOptions;
@@ -49,6 +57,40 @@ export function checkMaxsize(what: string, maxsize: unknown): number {
   return maxsize as number;
 }
 
+const SERVING_NAMES = {
+  staleWhileRevalidate: true,
+  grace: true,
+  softTimeout: true,
+  hardTimeout: true,
+} as const satisfies Record<keyof ServingOptions, true>;
+
+const CACHE_NAMES = optionNames<AsyncCacheOptions>({
+  maxsize: true,
+  defaultTtl: true,
+  batchWindowMs: true,
+  maxBatchSize: true,
+  remoteCache: true,
+  namespace: true,
+  logger: true,
+  clock: true,
+  backup: true,
+  refreshAhead: true,
+  lease: true,
+  ...SERVING_NAMES,
+});
+const LEASE_NAMES = optionNames<LeaseOptions>({ ttl: true, wait: true, poll: true });
+
+/**
+ * Checks the names of a `lease` option (the caches, the memoizers and AgentCache share it).
+ *
+ * @throws {InvalidOptionError} For an unknown name.
+ */
+export function checkLeaseNames(what: string, lease: unknown): void {
+  if (lease !== null && typeof lease === "object") {
+    checkOptionNames(what, lease, LEASE_NAMES, "lease.");
+  }
+}
+
 /**
  * Applies defaults and checks every option.
  *
@@ -62,6 +104,8 @@ export function resolveCacheOptions(
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(what, "options", "an object", options);
   }
+  checkOptionNames(what, options, CACHE_NAMES);
+  checkLeaseNames(what, options.lease);
   const maxsize = checkMaxsize(what, options.maxsize ?? defaultMaxsize);
   const defaultTtl = parseOptionalDuration(options.defaultTtl, what, "defaultTtl");
   const batchWindowMs = options.batchWindowMs ?? 5;
@@ -121,6 +165,44 @@ export interface GetOptionsInput {
   ttl?: unknown;
 }
 
+const GET_NAMES = optionNames<GetOptions<unknown>>({
+  loader: true,
+  batchLoader: true,
+  ttl: true,
+  tags: true,
+  ...SERVING_NAMES,
+});
+const SET_NAMES = optionNames<SetOptions>({ ttl: true, tags: true });
+const REFRESH_NAMES = optionNames<RefreshOptions<unknown>>({ loader: true, ttl: true, tags: true });
+const WARMUP_NAMES = optionNames<WarmupOptions>({ ttl: true, tags: true, force: true });
+
+/**
+ * Checks the names in `AsyncCache.set`'s options (call it only when options are given).
+ *
+ * @throws {InvalidOptionError} For an unknown name, with the closest known one.
+ */
+export function checkSetOptionNames(options: object): void {
+  checkOptionNames("AsyncCache.set", options, SET_NAMES);
+}
+
+/**
+ * Checks the names in `AsyncCache.refresh`'s options.
+ *
+ * @throws {InvalidOptionError} For an unknown name, with the closest known one.
+ */
+export function checkRefreshOptionNames(options: object): void {
+  checkOptionNames("AsyncCache.refresh", options, REFRESH_NAMES);
+}
+
+/**
+ * Checks the names in `AsyncCache.warmup`'s options (call it only when options are given).
+ *
+ * @throws {InvalidOptionError} For an unknown name, with the closest known one.
+ */
+export function checkWarmupOptionNames(options: object): void {
+  checkOptionNames("AsyncCache.warmup", options, WARMUP_NAMES);
+}
+
 /**
  * Checks a `get`'s options and returns its TTL (the cache's default when it
  * gives none). Run on hits too, so a bad option never depends on the cache's
@@ -132,6 +214,7 @@ export function checkGetOptions(
   options: GetOptionsInput,
   defaultTtl: number | undefined,
 ): TtlSpec {
+  checkOptionNames("AsyncCache.get", options, GET_NAMES);
   const { loader, batchLoader, ttl } = options;
   if (loader !== undefined && typeof loader !== "function") {
     throw new InvalidOptionError("AsyncCache.get", "loader", "a function", loader);

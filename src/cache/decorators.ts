@@ -37,6 +37,25 @@ import type { CacheServingOptions, TtlFunction, Unwrapped } from "./_serve.ts";
 import { canonicalKey } from "./keys.ts";
 import { type Fn, memoizer, type Site } from "./_memoize.ts";
 import { resolveCacheOptions } from "./_options.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
+
+const MEMOIZE_NAMES = {
+  maxsize: true,
+  skipArgs: true,
+  remoteCache: true,
+  name: true,
+  key: true,
+  logger: true,
+  clock: true,
+  staleWhileRevalidate: true,
+  grace: true,
+  softTimeout: true,
+  hardTimeout: true,
+  refreshAhead: true,
+  lease: true,
+} as const satisfies Record<keyof MemoizeOptions, true>;
+const LRU_NAMES = optionNames<AsyncLRUOptions>(MEMOIZE_NAMES);
+const TTL_NAMES = optionNames<AsyncTTLOptions>({ ...MEMOIZE_NAMES, timeToLive: true });
 
 /** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL} (serving options: see {@linkcode CacheServingOptions}). */
 export interface MemoizeOptions extends CacheServingOptions {
@@ -166,6 +185,9 @@ export function AsyncLRU(options: AsyncLRUOptions = {}): Memoizer {
  * ```
  */
 export function AsyncTTL(options: AsyncTTLOptions): Memoizer {
+  if (options !== null && typeof options === "object") {
+    checkOptionNames("AsyncTTL", options, TTL_NAMES);
+  }
   if (options?.timeToLive === undefined) {
     throw new InvalidOptionError("AsyncTTL", "timeToLive", 'a duration such as "60s"', undefined);
   }
@@ -188,6 +210,7 @@ function memoize(
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(what, "options", "an object", options);
   }
+  if (what === "AsyncLRU") checkOptionNames(what, options, LRU_NAMES);
   const skipArgs = options.skipArgs ?? 0;
   if (!(Number.isInteger(skipArgs) && skipArgs >= 0)) {
     throw new InvalidOptionError(what, "skipArgs", "an integer >= 0", skipArgs);

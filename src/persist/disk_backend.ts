@@ -14,6 +14,7 @@ import { BackupError, InvalidOptionError } from "../errors.ts";
 import { checkLogger, type Logger } from "../logger.ts";
 import { defaultFileStore } from "../../runtimes/files.ts";
 import type { FileStore } from "../file_store.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
 import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
 
 /** Options for {@linkcode DiskBackend}. */
@@ -23,6 +24,8 @@ export interface DiskBackendOptions {
   /** Where unusable snapshots and skipped entries are reported. Default: the logger of the cache it serves. */
   logger?: Logger;
 }
+
+const DISK_NAMES = optionNames<DiskBackendOptions>({ fileStore: true, logger: true });
 
 /** An entry read back from a snapshot, with its TTL left at load time. */
 export interface BackupEntry {
@@ -88,6 +91,9 @@ export class DiskBackend {
   constructor(path: string, options: DiskBackendOptions = {}) {
     if (typeof path !== "string" || path === "") {
       throw new InvalidOptionError(WHAT, "path", "a non-empty string", path);
+    }
+    if (options !== null && typeof options === "object") {
+      checkOptionNames(WHAT, options, DISK_NAMES);
     }
     const files = options.fileStore ?? defaultFileStore;
     if (typeof files?.read !== "function" || typeof files.writeAtomic !== "function") {

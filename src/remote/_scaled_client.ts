@@ -52,6 +52,8 @@ export function scaledClient(
         connect,
         nodes: o.cluster.nodes,
         maxRedirects: o.cluster.maxRedirects,
+        natMap: o.natMap,
+        allowNode: o.allowNode,
       }),
       sentinel: undefined,
     };
@@ -69,6 +71,8 @@ export function scaledClient(
     timeoutMs: Math.min(o.connectTimeoutMs, o.socketTimeoutMs),
     parserLimits: o.parserLimits,
     logger,
+    natMap: o.natMap,
+    allowNode: o.allowNode,
   });
   // host/port only name the connection in messages: the connector picks the address.
   const client = new RedisClient({

@@ -9,6 +9,9 @@ import { InvalidOptionError } from "../errors.ts";
 import { checkLogger, type Logger } from "../logger.ts";
 import type { Connect, TlsOptions } from "../transport.ts";
 import { type ParserLimits, RespParser } from "../resp/parser.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
+import { addressPolicy, type NatMap } from "../resp/announced.ts";
+import type { NodeAddress } from "../resp/cluster/topology.ts";
 
 /** Options for `RedisBackend`. */
 export interface RedisBackendOptions {
@@ -88,6 +91,17 @@ export interface RedisBackendOptions {
   sentinelPassword?: string;
   /** With `sentinels` and `sentinelPassword`: the sentinels' ACL user. */
   sentinelUsername?: string;
+  /**
+   * With `cluster` or `sentinels`: maps the addresses the nodes or sentinels announce
+   * (`"host:port"` keys, or a function) to reachable ones, for NAT or port mapping.
+   */
+  natMap?: NatMap;
+  /**
+   * With `cluster` or `sentinels`: whether an announced address (after `natMap`) may be
+   * connected to. The credentials go to every node connected to, so this keeps them inside
+   * your network when a node or sentinel announces an address it should not. Default: all.
+   */
+  allowNode?: (address: NodeAddress) => boolean;
 }
 
 /** A node address, validated. */
@@ -115,6 +129,8 @@ export interface ResolvedRedisOptions {
   tracking: boolean;
   healthCheckIntervalMs: number;
   cluster: { nodes: NodeAddressOption[]; maxRedirects: number | undefined } | undefined;
+  natMap: NatMap | undefined;
+  allowNode: ((address: NodeAddressOption) => boolean) | undefined;
   sentinel:
     | {
       sentinels: NodeAddressOption[];
@@ -126,6 +142,45 @@ export interface ResolvedRedisOptions {
 }
 
 const WHAT = "RedisBackend";
+
+const OPTION_NAMES = optionNames<RedisBackendOptions>({
+  url: true,
+  host: true,
+  port: true,
+  path: true,
+  db: true,
+  username: true,
+  password: true,
+  prefix: true,
+  connectTimeout: true,
+  socketTimeout: true,
+  tls: true,
+  clientName: true,
+  parserLimits: true,
+  tracking: true,
+  healthCheckInterval: true,
+  transport: true,
+  logger: true,
+  cluster: true,
+  sentinels: true,
+  name: true,
+  sentinelPassword: true,
+  sentinelUsername: true,
+  natMap: true,
+  allowNode: true,
+});
+const CLUSTER_NAMES = optionNames<NonNullable<RedisBackendOptions["cluster"]>>({
+  nodes: true,
+  maxRedirects: true,
+});
+const NODE_NAMES = optionNames<NodeAddressOption>({ host: true, port: true });
+const TLS_NAMES = optionNames<TlsOptions>({ servername: true, ca: true });
+const LIMIT_NAMES = optionNames<ParserLimits>({
+  maxBulkLength: true,
+  maxAggregateLength: true,
+  maxDepth: true,
+  maxLineLength: true,
+});
 
 /**
  * The URL with its password replaced by `***`, for error messages. Everything
@@ -156,6 +211,21 @@ function decode(part: string, url: string): string {
 }
 
 function fromUrl(url: string): Partial<RedisBackendOptions> {
+  // `redis://user:a#b@host`: the URL parser ends the authority at the first `/`, `?` or `#`,
+  // so an unencoded one in the password makes part of the password the host (and the rest a
+  // path or fragment). Redis URLs carry no `@` after their authority: one there is such a case.
+  const scheme = /^rediss?:\/\//i.exec(url);
+  if (scheme !== null) {
+    const rest = url.slice(scheme[0].length);
+    const end = rest.search(/[/?#]/);
+    if (end !== -1 && rest.indexOf("@", end) !== -1) {
+      throw badUrl(
+        "a URL whose user name and password percent-encode /, ? and # (%2F, %3F, %23; " +
+          "encodeURIComponent does it)",
+        url,
+      );
+    }
+  }
   let u: URL;
   try {
     u = new URL(url);
@@ -205,6 +275,7 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(WHAT, "options", "an object", options);
   }
+  checkOptionNames(WHAT, options, OPTION_NAMES);
   if (options.url !== undefined && typeof options.url !== "string") {
     throw new InvalidOptionError(WHAT, "url", "a string", options.url);
   }
@@ -261,6 +332,7 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
   if (tls !== undefined && typeof tls !== "boolean" && (tls === null || typeof tls !== "object")) {
     throw new InvalidOptionError(WHAT, "tls", "a boolean or { servername, ca }", tls);
   }
+  if (typeof tls === "object") checkOptionNames(WHAT, tls, TLS_NAMES, "tls.");
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw new InvalidOptionError(WHAT, "transport", "a Connect function", o.transport);
   }
@@ -270,6 +342,12 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     throw new InvalidOptionError(WHAT, "tracking", "a boolean", tracking);
   }
   const { cluster, sentinel } = checkTopology(o, defined, db);
+  for (const name of ["natMap", "allowNode"] as const) {
+    if (o[name] !== undefined && !cluster && !sentinel) {
+      throw new InvalidOptionError(WHAT, name, "given with cluster or sentinels", "(set)");
+    }
+  }
+  addressPolicy(WHAT, o);
   return {
     host,
     port,
@@ -293,6 +371,8 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     ),
     cluster,
     sentinel,
+    natMap: o.natMap,
+    allowNode: o.allowNode,
   };
 }
 
@@ -301,7 +381,10 @@ function checkNodes(option: string, nodes: unknown): NodeAddressOption[] {
   if (!Array.isArray(nodes) || nodes.length === 0) {
     throw new InvalidOptionError(WHAT, option, expected, nodes);
   }
-  return nodes.map((n) => {
+  return nodes.map((n, i) => {
+    if (n !== null && typeof n === "object") {
+      checkOptionNames(WHAT, n, NODE_NAMES, `${option}[${i}].`);
+    }
     const { host, port } = (n ?? {}) as Partial<NodeAddressOption>;
     if (
       typeof host !== "string" || host === "" || !Number.isInteger(port) || port! < 1 ||
@@ -356,6 +439,7 @@ function checkTopology(
     if (c === null || typeof c !== "object") {
       throw new InvalidOptionError(WHAT, "cluster", "{ nodes: [{ host, port }, ...] }", c);
     }
+    checkOptionNames(WHAT, c, CLUSTER_NAMES, "cluster.");
     if (db !== 0) {
       throw new InvalidOptionError(WHAT, "db", "0 with cluster (a cluster has one database)", db);
     }
@@ -405,6 +489,7 @@ function checkParserLimits(limits: unknown): ParserLimits | undefined {
   if (limits === null || typeof limits !== "object" || Array.isArray(limits)) {
     throw new InvalidOptionError(WHAT, "parserLimits", expected, limits);
   }
+  checkOptionNames(WHAT, limits, LIMIT_NAMES, "parserLimits.");
   const copy = { ...limits } as ParserLimits;
   try {
     new RespParser(() => {}, copy);

@@ -28,6 +28,7 @@ import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, type CommandArg, encodeCommands } from "./encoder.ts";
 import { decodeUtf8, type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
 import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
 
 /** Options of {@linkcode RedisClient}. */
 export interface RedisClientOptions {
@@ -129,6 +130,26 @@ interface Conn {
   opened: Promise<unknown>;
 }
 
+const CLIENT_OPTION_NAMES = optionNames<RedisClientOptions>({
+  connect: true,
+  host: true,
+  port: true,
+  path: true,
+  tls: true,
+  username: true,
+  password: true,
+  db: true,
+  clientName: true,
+  connectTimeoutMs: true,
+  socketTimeoutMs: true,
+  logger: true,
+  parserLimits: true,
+  backoff: true,
+  protocol: true,
+  onPush: true,
+  tracking: true,
+});
+
 const noop = (): void => {};
 const MAX_TIMER = 2 ** 31 - 1;
 /**
@@ -137,6 +158,11 @@ const MAX_TIMER = 2 ** 31 - 1;
  * retrying its password would never help.
  */
 const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH"]);
+/** What the credential codes mean, said in our words (the server's may echo arguments). */
+const AUTH_HINTS: Record<string, string> = {
+  WRONGPASS: "wrong username or password, or the user is disabled",
+  NOAUTH: "the server wants a password",
+};
 
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
@@ -258,6 +284,7 @@ export class RedisClient extends EventTarget {
   constructor(options: RedisClientOptions) {
     super();
     const o = options ?? ({} as RedisClientOptions);
+    if (typeof o === "object") checkOptionNames("RedisClient", o, CLIENT_OPTION_NAMES);
     if (typeof o.connect !== "function") {
       throw new InvalidOptionError("RedisClient", "connect", "a Connect function", o.connect);
     }
@@ -377,14 +404,17 @@ export class RedisClient extends EventTarget {
    * cannot carry (use a dedicated client for them).
    */
   command(args: Command): Promise<Reply> {
-    const dedicated = Array.isArray(args) ? dedicatedCommand(args[0]) : undefined;
+    const dedicated = Array.isArray(args)
+      ? dedicatedCommand(args, this.#protocol ?? this.#wantProtocol)
+      : undefined;
     if (dedicated !== undefined) {
       return rejected(
         new InvalidOptionError(
           "RedisClient.command",
           "args",
           "a command answered by one reply in order (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, " +
-            "their UNSUBSCRIBEs and MONITOR need a dedicated connection)",
+            "their UNSUBSCRIBEs and MONITOR need a dedicated connection; CLIENT REPLY, RESET " +
+            "and HELLO would change the shared connection under every other caller)",
           dedicated,
         ),
       );
@@ -672,13 +702,17 @@ export class RedisClient extends EventTarget {
       const [helloReply] = this.#internal(conn, [hello]);
       const reply = await helloReply;
       if (reply instanceof RedisReplyError) {
-        // NOPROTO, or "unknown command" (Redis < 6), or NOAUTH from a Redis < 6
-        // that wants AUTH before any command it does not know: fall back to RESP2.
+        // NOPROTO, or "unknown command" (Redis < 6, or HELLO renamed), or NOAUTH from a
+        // Redis < 6 that wants AUTH before any command it does not know: fall back to
+        // RESP2. Decided from the code alone: the text may echo our arguments (the
+        // password among them), so it is never quoted, and a password that contains
+        // the word "password" cannot turn a refusal into an auth failure.
         // NOAUTH is a credentials problem only when we sent none.
-        const helloUnknown = reply.code === "NOAUTH" && password !== undefined;
-        if (isAuthFailure(reply) && !helloUnknown) throw authError("HELLO", reply);
+        if (reply.code === "WRONGPASS" || (reply.code === "NOAUTH" && password === undefined)) {
+          throw this.#authError("HELLO", reply);
+        }
         this.#logger?.debug?.(
-          `Redis at ${this.#where} refused HELLO 3 (${reply.message}); using RESP2`,
+          `Redis at ${this.#where} refused HELLO 3 (${this.#codeOf(reply)}); using RESP2`,
         );
       } else {
         protocol = 3;
@@ -709,13 +743,15 @@ export class RedisClient extends EventTarget {
         const reply = replies[i];
         if (!(reply instanceof RedisReplyError)) continue;
         const command = String(setup[i][0]);
-        if (command === "AUTH" || isAuthFailure(reply)) throw authError(command, reply);
+        if (command === "AUTH" || AUTH_CODES.has(reply.code)) {
+          throw this.#authError(command, reply);
+        }
         if (command === "CLIENT" && setup[i][1] === "TRACKING") {
           trackingOn = false;
           if (!this.#trackingWarned) {
             this.#trackingWarned = true;
             this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT TRACKING (${reply.message}); ` +
+              `Redis at ${this.#where} refused CLIENT TRACKING (${this.#scrub(reply.message)}); ` +
                 `L1 copies of shared entries live until their TTL (grant +client|tracking to fix)`,
             );
           }
@@ -727,22 +763,46 @@ export class RedisClient extends EventTarget {
           if (!this.#setnameWarned) {
             this.#setnameWarned = true;
             this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT SETNAME (${reply.message}); ` +
+              `Redis at ${this.#where} refused CLIENT SETNAME (${this.#scrub(reply.message)}); ` +
                 `continuing without a connection name (set clientName: null to skip it)`,
             );
           }
           continue;
         }
         throw new RedisConnectionError(
-          `Redis connection setup failed: ${
-            setup[i].slice(0, 2).join(" ")
-          } answered ${reply.message}`,
-          { cause: reply },
+          `Redis connection setup failed: ${setup[i].slice(0, 2).join(" ")} answered ${
+            this.#scrub(reply.message)
+          }`,
+          { cause: new RedisReplyError(this.#scrub(reply.message)) },
         );
       }
     }
     this.#protocol = protocol;
     this.#tracking = trackingOn;
+  }
+
+  /**
+   * The error for refused credentials. Only the reply's code is kept, in the message and in
+   * the cause: a refusal may echo the arguments it was sent, and Redis cuts the echo at 128
+   * bytes, so scrubbing the whole password out of it could still leave a prefix of it.
+   */
+  #authError(command: string, reply: RedisReplyError): RedisAuthError {
+    const code = this.#codeOf(reply);
+    const hint = AUTH_HINTS[code] ?? "the server's text is not quoted: it may echo the password";
+    return new RedisAuthError(`Redis refused the credentials (${command}): ${code} (${hint})`, {
+      cause: new RedisReplyError(code),
+    });
+  }
+
+  /** A reply's code when it looks like one (`WRONGPASS`, `ERR`), else a neutral word. */
+  #codeOf(reply: RedisReplyError): string {
+    const code = reply.code;
+    return /^[A-Z][A-Z_-]{0,31}$/.test(code) ? this.#scrub(code) : "an error";
+  }
+
+  /** `text` with every occurrence of the password masked. */
+  #scrub(text: string): string {
+    return scrubSecret(text, this.#password);
   }
 
   #ready(conn: Conn): void {
@@ -847,15 +907,9 @@ export class RedisClient extends EventTarget {
   }
 }
 
-/** A refusal that means the credentials are wrong or missing. */
-function isAuthFailure(reply: RedisReplyError): boolean {
-  return AUTH_CODES.has(reply.code) || /password/i.test(reply.message);
-}
-
-function authError(command: string, reply: RedisReplyError): RedisAuthError {
-  return new RedisAuthError(`Redis refused the credentials (${command}): ${reply.message}`, {
-    cause: reply,
-  });
+/** `text` with every occurrence of `secret` replaced by `***` (nothing to do without one). */
+function scrubSecret(text: string, secret: string | undefined): string {
+  return secret === undefined || secret === "" ? text : text.split(secret).join("***");
 }
 
 /**
@@ -873,8 +927,17 @@ const DEDICATED_COMMANDS = new Set([
   "MONITOR",
 ]);
 
-/** The upper-cased name if `name` is one of {@linkcode DEDICATED_COMMANDS}; cheap for every other command. */
-function dedicatedCommand(name: CommandArg | undefined): string | undefined {
+/**
+ * Commands that change the connection under every other caller: `CLIENT REPLY OFF|SKIP`
+ * silences replies (the next caller would get the wrong one), `RESET` and `HELLO` (with
+ * another protocol, `AUTH` or `SETNAME`) drop the authentication, database, tracking or
+ * protocol the handshake set up.
+ */
+const STATE_COMMANDS = new Set(["RESET"]);
+
+/** The upper-cased name if `args` is refused on the shared connection; cheap for every other command. */
+function dedicatedCommand(args: Command, protocol: number): string | undefined {
+  const name = args[0];
   let length: number;
   let first: number;
   if (typeof name === "string") {
@@ -884,12 +947,31 @@ function dedicatedCommand(name: CommandArg | undefined): string | undefined {
     length = name.length;
     first = name[0];
   } else return undefined;
-  // MONITOR (7 letters) to PUNSUBSCRIBE (12), starting with M, P, S or U.
-  if (length < 7 || length > 12) return undefined;
+  // HELLO, RESET (5 letters) to PUNSUBSCRIBE (12), starting with C, H, M, P, R, S or U.
+  if (length < 5 || length > 12) return undefined;
   const c = first | 0x20;
-  if (c !== 0x6d && c !== 0x70 && c !== 0x73 && c !== 0x75) return undefined;
+  if (
+    c !== 0x63 && c !== 0x68 && c !== 0x6d && c !== 0x70 && c !== 0x72 && c !== 0x73 &&
+    c !== 0x75
+  ) return undefined;
   const upper = (typeof name === "string" ? name : decodeUtf8(name as Uint8Array)).toUpperCase();
-  return DEDICATED_COMMANDS.has(upper) ? upper : undefined;
+  if (DEDICATED_COMMANDS.has(upper) || STATE_COMMANDS.has(upper)) return upper;
+  // HELLO alone, or naming the protocol in use, only reads server information: allowed;
+  // another protocol, AUTH or SETNAME changes the connection.
+  if (upper === "HELLO") {
+    if (args.length > 2) return "HELLO";
+    if (args.length === 2) {
+      const p = args[1];
+      const text = p instanceof Uint8Array ? decodeUtf8(p) : String(p);
+      if (text !== String(protocol)) return "HELLO";
+    }
+  }
+  if (upper === "CLIENT" && args.length > 1) {
+    const sub = args[1];
+    const text = typeof sub === "string" ? sub : sub instanceof Uint8Array ? decodeUtf8(sub) : "";
+    if (text.toUpperCase() === "REPLY") return "CLIENT REPLY";
+  }
+  return undefined;
 }
 
 function asError(error: unknown): Error {

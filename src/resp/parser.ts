@@ -171,8 +171,13 @@ interface Frame {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
-const DOUBLE_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const BIGNUM_RE = /^[+-]?\d+$/;
+/**
+ * The longest double line accepted (sign, 309 integer digits of `DBL_MAX` written out, a
+ * fraction and an exponent fit). Redis writes at most ~24 characters (`%.17g`).
+ */
+const MAX_DOUBLE_LENGTH = 512;
+/** The longest big-number line accepted, sign included; `BigInt` of it stays cheap. */
+const MAX_BIGNUM_LENGTH = 4096;
 
 /**
  * Decodes bytes as UTF-8 (invalid sequences become U+FFFD).
@@ -468,7 +473,7 @@ export class RespParser {
         this.#emit(text(buf, from, end));
         return;
       case T_ERROR:
-        this.#emit(new RedisReplyError(text(buf, from, end)));
+        this.#emit(new RedisReplyError(errorText(buf, from, end)));
         return;
       case T_INTEGER:
         this.#emit(integer(buf, from, end));
@@ -534,12 +539,9 @@ export class RespParser {
       case T_DOUBLE:
         this.#emit(double(buf, from, end));
         return;
-      case T_BIGNUM: {
-        const s = text(buf, from, end);
-        if (!BIGNUM_RE.test(s)) throw protocolError("bad big number", buf, start);
-        this.#emit(BigInt(s));
+      case T_BIGNUM:
+        this.#emit(bigNumber(buf, from, end));
         return;
-      }
       default:
         throw protocolError("unknown type byte", buf, start);
     }
@@ -550,7 +552,7 @@ export class RespParser {
     if (type === T_BULK) {
       this.#emit(payload);
     } else if (type === T_BULK_ERROR) {
-      this.#emit(new RedisReplyError(utf8.decode(payload)));
+      this.#emit(new RedisReplyError(errorText(payload, 0, payload.length)));
     } else {
       // Verbatim: a 3-byte format and a colon ("txt:", "mkd:") precede the text.
       if (payload.length < 4 || payload[3] !== 58) {
@@ -640,6 +642,23 @@ function text(buf: Uint8Array, from: number, end: number): string {
   return utf8.decode(buf.subarray(from, end));
 }
 
+/**
+ * The most bytes of an error reply kept as its message. An error's text ends up in logs and
+ * thrown errors; a hostile server's 500 MB bulk error must not, whole.
+ */
+const MAX_ERROR_TEXT = 1000;
+
+/** An error reply's text, cut at `MAX_ERROR_TEXT` bytes (its size said) when longer. */
+function errorText(buf: Uint8Array, from: number, end: number): string {
+  if (end - from <= MAX_ERROR_TEXT) return text(buf, from, end);
+  // The decoder drops a UTF-8 sequence cut at the end (no replacement character).
+  const head = new TextDecoder("utf-8", { fatal: false }).decode(
+    buf.subarray(from, from + MAX_ERROR_TEXT),
+    { stream: true },
+  );
+  return `${head}... (error text cut: ${end - from} bytes)`;
+}
+
 /** Parses a RESP integer; a `bigint` when it does not fit a double exactly. */
 function integer(buf: Uint8Array, from: number, end: number): number | bigint {
   let i = from;
@@ -674,7 +693,14 @@ function length(buf: Uint8Array, from: number, end: number): number {
   return n;
 }
 
+/**
+ * Parses a RESP3 double. The syntax is checked by one linear scan over the bytes (a
+ * backtracking regular expression took seconds on a long run of digits), after the length cap.
+ */
 function double(buf: Uint8Array, from: number, end: number): number {
+  if (end - from > MAX_DOUBLE_LENGTH) {
+    throw protocolError(`double longer than ${MAX_DOUBLE_LENGTH} bytes`, buf, from - 1);
+  }
   const s = text(buf, from, end);
   switch (s.toLowerCase()) {
     case "inf":
@@ -686,8 +712,43 @@ function double(buf: Uint8Array, from: number, end: number): number {
     case "-nan":
       return NaN;
   }
-  if (!DOUBLE_RE.test(s)) throw protocolError("bad double", buf, from - 1);
+  if (!isDecimal(buf, from, end)) throw protocolError("bad double", buf, from - 1);
   return Number(s);
+}
+
+/** `[+-]?(digits[.digits?] | .digits)([eE][+-]?digits)?` over `buf[from, end)`, in one pass. */
+function isDecimal(buf: Uint8Array, from: number, end: number): boolean {
+  let i = from;
+  if (i < end && (buf[i] === 43 || buf[i] === 45)) i++; // + -
+  let mantissa = 0;
+  while (i < end && buf[i] >= 48 && buf[i] <= 57) i++, mantissa++;
+  if (i < end && buf[i] === 46) { // .
+    i++;
+    while (i < end && buf[i] >= 48 && buf[i] <= 57) i++, mantissa++;
+  }
+  if (mantissa === 0) return false;
+  if (i < end && (buf[i] === 101 || buf[i] === 69)) { // e E
+    i++;
+    if (i < end && (buf[i] === 43 || buf[i] === 45)) i++;
+    const digitsFrom = i;
+    while (i < end && buf[i] >= 48 && buf[i] <= 57) i++;
+    if (i === digitsFrom) return false;
+  }
+  return i === end;
+}
+
+/** Parses a RESP3 big number: `[+-]?digits`, at most `MAX_BIGNUM_LENGTH` bytes. */
+function bigNumber(buf: Uint8Array, from: number, end: number): bigint {
+  if (end - from > MAX_BIGNUM_LENGTH) {
+    throw protocolError(`big number longer than ${MAX_BIGNUM_LENGTH} bytes`, buf, from - 1);
+  }
+  let i = from;
+  if (i < end && (buf[i] === 43 || buf[i] === 45)) i++;
+  if (i === end) throw protocolError("bad big number", buf, from - 1);
+  for (; i < end; i++) {
+    if (buf[i] < 48 || buf[i] > 57) throw protocolError("bad big number", buf, from - 1);
+  }
+  return BigInt(text(buf, from, end));
 }
 
 /** A protocol error quoting (at most 32 bytes of) the offending input. */

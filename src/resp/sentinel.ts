@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { InvalidOptionError, RedisConnectionError } from "../errors.ts";
+import { InvalidOptionError, RedisConnectionError, RedisReplyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type {
   Connect,
@@ -28,6 +28,8 @@ import { RedisClient } from "./client.ts";
 import { encodeCommands } from "./encoder.ts";
 import { type ParserLimits, type Reply, replyToString, RespParser } from "./parser.ts";
 import type { NodeAddress } from "./cluster/topology.ts";
+import { type AddressPolicy, addressPolicy, type NatMap } from "./announced.ts";
+import { checkOptionNames, optionNames } from "../_option_names.ts";
 
 /** Options of {@linkcode SentinelConnector}. */
 export interface SentinelOptions {
@@ -55,12 +57,42 @@ export interface SentinelOptions {
   logger?: Logger;
   /** Parser limits for sentinel replies. */
   parserLimits?: ParserLimits;
+  /** Maps the primary addresses the sentinels announce to reachable ones (NAT, port mapping). */
+  natMap?: NatMap;
+  /**
+   * Whether an announced primary (after `natMap`) may be connected to (and so receive the
+   * primary's credentials). Default: all.
+   */
+  allowNode?: (address: NodeAddress) => boolean;
 }
+
+const SENTINEL_OPTION_NAMES = optionNames<SentinelOptions>({
+  sentinels: true,
+  name: true,
+  connect: true,
+  sentinelPassword: true,
+  sentinelUsername: true,
+  username: true,
+  password: true,
+  tls: true,
+  timeoutMs: true,
+  backoff: true,
+  logger: true,
+  parserLimits: true,
+  natMap: true,
+  allowNode: true,
+});
 
 const noop = (): void => {};
 /** How long one connection attempt waits for a failover in progress to complete. */
 const FAILOVER_WAIT_MS = 1000;
 const POLL_MS = 100;
+/**
+ * The least time between two `+switch-master` announcements acted upon: a failover takes
+ * seconds, and a sentinel flooding announcements must not make the client reconnect in a
+ * loop. One inside the window is checked (by asking the sentinels) when the window ends.
+ */
+const SWITCH_MIN_INTERVAL_MS = 1000;
 const MAX_TIMER = 2 ** 31 - 1;
 const nodeKey = (a: NodeAddress): string => `${a.host}:${a.port}`;
 
@@ -131,6 +163,10 @@ export class SentinelConnector {
   #subIndex = 0;
   /** Connection attempts waiting for a failover to complete. */
   #wakers = new Set<() => void>();
+  readonly #policy: AddressPolicy;
+  /** When a `+switch-master` last dropped the connection (performance.now()). */
+  #lastSwitch = -Infinity;
+  #switchTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Creates the connector; nothing is opened until the client connects.
@@ -140,6 +176,7 @@ export class SentinelConnector {
    */
   constructor(options: SentinelOptions) {
     const o = options ?? ({} as SentinelOptions);
+    if (typeof o === "object") checkOptionNames("SentinelConnector", o, SENTINEL_OPTION_NAMES);
     if (!Array.isArray(o.sentinels) || o.sentinels.length === 0) {
       throw new InvalidOptionError(
         "SentinelConnector",
@@ -161,6 +198,7 @@ export class SentinelConnector {
     this.#timeoutMs = o.timeoutMs ?? 5000;
     this.#backoff = o.backoff ?? defaultBackoff;
     this.#logger = o.logger;
+    this.#policy = addressPolicy("SentinelConnector", o);
   }
 
   /** The primary last connected to (or announced by `+switch-master`). */
@@ -221,6 +259,7 @@ export class SentinelConnector {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#subTimer);
+    clearTimeout(this.#switchTimer);
     for (const wake of [...this.#wakers]) wake();
     const sub = this.#subscriber;
     this.#subscriber = undefined;
@@ -297,7 +336,9 @@ export class SentinelConnector {
     if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
       throw new Error(`answered an invalid address`);
     }
-    return { host, port };
+    const address = this.#policy({ host, port });
+    if (address === undefined) throw new Error(`named ${host}:${port}, which allowNode refuses`);
+    return address;
   }
 
   async #role(address: NodeAddress): Promise<string> {
@@ -402,7 +443,14 @@ export class SentinelConnector {
     unref(timer);
     const parser = new RespParser((reply) => {
       if (!Array.isArray(reply)) {
-        if (reply instanceof Error) fail(reply);
+        // Only the code: the text of a refused AUTH may echo the sentinel password.
+        if (reply instanceof RedisReplyError) {
+          fail(
+            new Error(
+              `the sentinel answered ${/^[A-Z]{1,32}$/.test(reply.code) ? reply.code : "an error"}`,
+            ),
+          );
+        } else if (reply instanceof Error) fail(reply);
         return;
       }
       const kind = replyToString(reply[0] as Reply);
@@ -450,8 +498,8 @@ export class SentinelConnector {
   #onSwitch(payload: string): void {
     const parts = payload.split(" ");
     if (parts[0] !== this.#name || parts.length < 5) return;
-    const address = { host: parts[3], port: Number(parts[4]) };
-    if (!Number.isInteger(address.port)) return;
+    const address = this.#policy({ host: parts[3], port: Number(parts[4]) });
+    if (address === undefined) return; // invalid, or refused by allowNode
     for (const wake of [...this.#wakers]) wake();
     this.#follow(address);
   }
@@ -459,6 +507,19 @@ export class SentinelConnector {
   #follow(address: NodeAddress): void {
     const live = this.#live;
     if (live === undefined || nodeKey(live.address) === nodeKey(address)) return;
+    const wait = this.#lastSwitch + SWITCH_MIN_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      // Too soon after the last switch: look again (ask the sentinels) when the window ends.
+      if (this.#switchTimer === undefined) {
+        this.#switchTimer = setTimeout(() => {
+          this.#switchTimer = undefined;
+          if (!this.#closed) this.#verify();
+        }, wait);
+        unref(this.#switchTimer);
+      }
+      return;
+    }
+    this.#lastSwitch = performance.now();
     this.#logger?.warn(
       `Redis Sentinel: "${this.#name}" failed over to ${nodeKey(address)}; reconnecting`,
     );

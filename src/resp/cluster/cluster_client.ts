@@ -33,7 +33,14 @@ import type { Command, CommandArg } from "../encoder.ts";
 import type { Reply } from "../parser.ts";
 import { keySlot, SLOT_COUNT } from "./crc16.ts";
 import { Route, routeOf } from "./_commands.ts";
-import { type ClusterTopology, fetchTopology, type NodeAddress } from "./topology.ts";
+import {
+  type ClusterShard,
+  type ClusterTopology,
+  fetchTopology,
+  type NodeAddress,
+} from "./topology.ts";
+import { type AddressPolicy, addressPolicy, type NatMap } from "../announced.ts";
+import { checkOptionNames, optionNames } from "../../_option_names.ts";
 
 /** Options of {@linkcode RedisClusterClient}. */
 export interface RedisClusterClientOptions
@@ -44,7 +51,40 @@ export interface RedisClusterClientOptions
   maxRedirects?: number;
   /** Least time between two topology refreshes, in ms. Default 100. */
   refreshIntervalMs?: number;
+  /**
+   * Maps the addresses nodes announce (topology, `MOVED`, `ASK`) to reachable ones, for NAT or
+   * port mapping: `{ "10.0.0.5:6379": { host: "203.0.113.5", port: 16379 } }`, or a function.
+   * Default: announced addresses are used as they are.
+   */
+  natMap?: NatMap;
+  /**
+   * Whether an announced address (after `natMap`) may be connected to: the credentials go to
+   * every node the client connects to, so this is where to keep them inside your network.
+   * A refused node is never dialled; its slots fail with `RedisClusterError`. Default: all.
+   */
+  allowNode?: (address: NodeAddress) => boolean;
 }
+
+const CLUSTER_OPTION_NAMES = optionNames<RedisClusterClientOptions>({
+  connect: true,
+  tls: true,
+  username: true,
+  password: true,
+  clientName: true,
+  connectTimeoutMs: true,
+  socketTimeoutMs: true,
+  logger: true,
+  parserLimits: true,
+  backoff: true,
+  protocol: true,
+  onPush: true,
+  tracking: true,
+  nodes: true,
+  maxRedirects: true,
+  refreshIntervalMs: true,
+  natMap: true,
+  allowNode: true,
+});
 
 const noop = (): void => {};
 const TRYAGAIN_MS = 25;
@@ -134,6 +174,9 @@ export class RedisClusterClient extends EventTarget {
   readonly #maxRedirects: number;
   readonly #refreshIntervalMs: number;
   readonly #logger: RedisClientOptions["logger"];
+  readonly #policy: AddressPolicy;
+  /** Announced addresses refused by `allowNode`, each logged once. */
+  readonly #refused = new Set<string>();
 
   /** Connections by `host:port`: the primaries, and seeds while discovering. */
   readonly #nodes = new Map<string, RedisClient>();
@@ -164,6 +207,7 @@ export class RedisClusterClient extends EventTarget {
   constructor(options: RedisClusterClientOptions) {
     super();
     const o = options ?? ({} as RedisClusterClientOptions);
+    if (typeof o === "object") checkOptionNames("RedisClusterClient", o, CLUSTER_OPTION_NAMES);
     if (!Array.isArray(o.nodes) || o.nodes.length === 0) {
       throw new InvalidOptionError(
         "RedisClusterClient",
@@ -172,7 +216,8 @@ export class RedisClusterClient extends EventTarget {
         o.nodes,
       );
     }
-    const { nodes, maxRedirects, refreshIntervalMs, ...nodeOptions } = o;
+    const { nodes, maxRedirects, refreshIntervalMs, natMap, allowNode, ...nodeOptions } = o;
+    this.#policy = addressPolicy("RedisClusterClient", { natMap, allowNode });
     this.#maxRedirects = maxRedirects ?? 5;
     if (!Number.isInteger(this.#maxRedirects) || this.#maxRedirects < 0) {
       throw new InvalidOptionError(
@@ -470,7 +515,15 @@ export class RedisClusterClient extends EventTarget {
     }
     const redirect = parseRedirect(error.message, this.#addresses.get(client));
     if (redirect === undefined) throw error;
-    const target = this.#node(redirect.address);
+    const address = this.#dialable(redirect.address);
+    if (address === undefined) {
+      throw new RedisClusterError(
+        `Redis Cluster redirected ${String(args[0])} to ${
+          nodeKey(redirect.address)
+        }, which allowNode refuses`,
+      );
+    }
+    const target = this.#node(address);
     if (code === "ASK") this.#redirects.ask++;
     else this.#redirects.moved++;
     if (code === "MOVED") {
@@ -481,6 +534,31 @@ export class RedisClusterClient extends EventTarget {
   }
 
   // ---------------------------------------------------------------- topology
+
+  /** Where to dial an announced address (after `natMap`), or `undefined` if `allowNode` refuses it. */
+  #dialable(announced: NodeAddress): NodeAddress | undefined {
+    const address = this.#policy(announced);
+    if (address === undefined) {
+      const key = nodeKey(announced);
+      if (!this.#refused.has(key)) {
+        if (this.#refused.size < 1000) this.#refused.add(key);
+        this.#logger?.warn(
+          `Redis Cluster announced ${key}, which allowNode refuses: it is not connected to`,
+        );
+      }
+    }
+    return address;
+  }
+
+  /** The topology with announced primaries mapped, and the shards of refused ones left out. */
+  #mapped(topology: ClusterTopology): ClusterTopology {
+    const shards: ClusterShard[] = [];
+    for (const shard of topology.shards) {
+      const primary = this.#dialable(shard.primary);
+      if (primary !== undefined) shards.push({ ...shard, primary });
+    }
+    return { shards };
+  }
 
   /** The connection to `address`, made (lazily connecting) if there is none. */
   #node(address: NodeAddress): RedisClient {
@@ -538,8 +616,12 @@ export class RedisClusterClient extends EventTarget {
       if (this.#status === "closed") break;
       const client = this.#node(address);
       try {
-        const topology = await fetchTopology(client, address, this.#tls);
-        if (topology.shards.length === 0) throw new RedisClusterError("no shard serves any slot");
+        const announced = await fetchTopology(client, address, this.#tls);
+        if (announced.shards.length === 0) throw new RedisClusterError("no shard serves any slot");
+        const topology = this.#mapped(announced);
+        if (topology.shards.length === 0) {
+          throw new RedisClusterError("allowNode refuses every primary of the topology");
+        }
         if (this.#closed()) break;
         this.#apply(topology);
         this.#failure = undefined;

@@ -40,6 +40,17 @@ export interface Commander {
   command(args: Command): Promise<Reply>;
 }
 
+/**
+ * The most nodes one topology reply may name. Redis Cluster's own guideline is at most 1,000
+ * nodes; a reply past it (a hostile or broken node) would make the client open a connection
+ * per primary it names.
+ */
+export const MAX_TOPOLOGY_NODES = 1000;
+
+function tooMany(): RedisProtocolError {
+  return bad(`more than ${MAX_TOPOLOGY_NODES} nodes (MAX_TOPOLOGY_NODES)`);
+}
+
 function bad(what: string): RedisProtocolError {
   return new RedisProtocolError(`Unexpected cluster topology reply: ${what}`);
 }
@@ -120,6 +131,7 @@ function checkSlots(first: number | undefined, last: number | undefined): [numbe
 export function parseClusterShards(reply: Reply, asked: NodeAddress, tls = false): ClusterTopology {
   if (!Array.isArray(reply)) throw bad("CLUSTER SHARDS did not return an array");
   const shards: ClusterShard[] = [];
+  let named = 0;
   for (const item of reply) {
     const shard = fields(item);
     const slotList = shard.get("slots");
@@ -134,6 +146,8 @@ export function parseClusterShards(reply: Reply, asked: NodeAddress, tls = false
     let primary: NodeAddress | undefined;
     let primaryOnline = false;
     const replicas: NodeAddress[] = [];
+    named += nodeList.length;
+    if (named > MAX_TOPOLOGY_NODES) throw tooMany();
     for (const n of nodeList) {
       const node = fields(n);
       const port = int(tls ? node.get("tls-port") ?? node.get("port") : node.get("port"));
@@ -183,15 +197,20 @@ export function parseClusterShards(reply: Reply, asked: NodeAddress, tls = false
 export function parseClusterSlots(reply: Reply, asked: NodeAddress): ClusterTopology {
   if (!Array.isArray(reply)) throw bad("CLUSTER SLOTS did not return an array");
   const byPrimary = new Map<string, ClusterShard>();
+  const named = new Set<string>();
   for (const range of reply) {
     if (!Array.isArray(range) || range.length < 3) throw bad("a slot range is not an array");
+    if (range.length - 2 > MAX_TOPOLOGY_NODES) throw tooMany();
     const slots = checkSlots(int(range[0]), int(range[1]));
     const nodes = range.slice(2).map((n) => {
       if (!Array.isArray(n) || n.length < 2) throw bad("a node is not an array");
       const port = int(n[1]);
       if (port === undefined || port < 1 || port > 65535) throw bad(`node port ${port}`);
-      return { host: hostOf(undefined, text(n[0]), asked), port };
+      const host = hostOf(undefined, text(n[0]), asked);
+      named.add(`${host}:${port}`);
+      return { host, port };
     });
+    if (named.size > MAX_TOPOLOGY_NODES) throw tooMany();
     const key = `${nodes[0].host}:${nodes[0].port}`;
     let shard = byPrimary.get(key);
     if (!shard) {
