@@ -199,6 +199,24 @@ describe("hardening: unknown option names are refused, with the closest known on
     await cache.close();
   });
 
+  test("set, refresh and warmup refuse an unknown option and change nothing", async () => {
+    const cache = new AsyncCache<number>({ logger: quiet });
+    await cache.set("k", 1);
+    const typo = (re: RegExp) => (e: unknown) =>
+      e instanceof InvalidOptionError && re.test(e.message);
+    await assert.rejects(cache.set("k", 2, { tag: ["a"] } as Any), typo(/did you mean `tags`\?/));
+    await assert.rejects(
+      cache.refresh("k", { loader: () => 3, tll: 5 } as Any),
+      typo(/did you mean `ttl`\?/),
+    );
+    await assert.rejects(
+      cache.warmup({ k: () => 4 }, { forced: true } as Any),
+      typo(/did you mean `force`\?/),
+    );
+    assert.equal(await cache.get("k"), 1);
+    await cache.close();
+  });
+
   test("the exported per-call checkers for set, refresh and warmup", () => {
     checkSetOptionNames({ ttl: 1, tags: [] });
     checkRefreshOptionNames({ loader: () => 1, ttl: 1, tags: [] });

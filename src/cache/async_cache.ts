@@ -61,7 +61,14 @@ import {
 import { Lifecycle } from "./_lifecycle.ts";
 import { type CacheMetrics, Counters } from "./_metrics.ts";
 import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
-import { type CacheConfig, checkGetOptions, resolveCacheOptions } from "./_options.ts";
+import {
+  type CacheConfig,
+  checkGetOptions,
+  checkRefreshOptionNames,
+  checkSetOptionNames,
+  checkWarmupOptionNames,
+  resolveCacheOptions,
+} from "./_options.ts";
 import { normalizeKey } from "./keys.ts";
 import { LruStore } from "./lru_store.ts";
 import { TagIndex } from "./_tag_index.ts";
@@ -432,6 +439,7 @@ export class AsyncCache<V = unknown> {
     try {
       this.#life.check();
       const k = normalizeKey(key);
+      if (options !== undefined) checkSetOptionNames(options);
       if (value === undefined) return this.delete(k).then(() => {});
       const ttl = options?.ttl === undefined
         ? this.#defaultTtl
@@ -566,6 +574,7 @@ export class AsyncCache<V = unknown> {
     if (typeof options?.loader !== "function") {
       throw new InvalidOptionError("AsyncCache.refresh", "loader", "a function", options?.loader);
     }
+    checkRefreshOptionNames(options);
     const ttl: TtlSpec = options.ttl === undefined
       ? this.#defaultTtl
       : typeof options.ttl === "function"
@@ -607,6 +616,7 @@ export class AsyncCache<V = unknown> {
     options?: WarmupOptions,
   ): Promise<void> {
     this.#life.check();
+    if (options !== undefined) checkWarmupOptionNames(options);
     const entries = loaders instanceof Map ? [...loaders] : Object.entries(loaders);
     const force = options?.force === true;
     const results = await Promise.allSettled(
