@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { InvalidOptionError } from "../errors.ts";
 
 /** Most tags remembered as recently dropped. */
 const DROPS_MAX = 1024;
@@ -96,4 +97,13 @@ export class TagIndex {
       if (!this.#holds(key)) this.#tagged.delete(key);
     }
   }
+}
+
+/** Validates a `tags` option: an array of non-empty strings. */
+export function checkTags(what: string, tags: unknown): readonly string[] | undefined {
+  if (tags === undefined) return undefined;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string" && t !== "")) {
+    throw new InvalidOptionError(what, "tags", "an array of non-empty strings", tags);
+  }
+  return tags;
 }
