@@ -159,6 +159,28 @@ for (const tracking of [true, false]) {
       assert.equal(await fresh.get("k", { loader: down }), "v", "a fresh instance, from L2");
     });
 
+    test("12. refreshAhead keeps a hot key out of foreground loads (its L2 copy is as old as L1's)", async () => {
+      const space = ns();
+      const TTL = 500;
+      let calls = 0;
+      const loader = () => `v${++calls}`;
+      const a = instance<string>(space, { refreshAhead: 0.5 });
+      const b = instance<string>(space, { refreshAhead: 0.5 });
+      for (const cache of [a, b]) {
+        await cache.get("hot", { loader, ttl: TTL });
+        await cache.flush();
+      }
+      for (let t = 0; t < 4 * TTL; t += 20) {
+        for (const cache of [a, b]) {
+          assert.notEqual(await cache.get("hot", { loader, ttl: TTL }), undefined);
+        }
+        await sleep(20);
+      }
+      assert.equal(a.getMetrics().misses, 1, "a hot key expired into a foreground load (A)");
+      assert.equal(b.getMetrics().misses, 0, "a hot key expired into a foreground load (B)");
+      assert.ok(a.getMetrics().refreshes + b.getMetrics().refreshes >= 3);
+    });
+
     test("7. after another instance's invalidateTags, this instance's tagged sets are visible", async () => {
       const space = ns();
       const tag = `t${++unique}`;
