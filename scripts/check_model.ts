@@ -6,7 +6,11 @@
  *
  *   deno run -A scripts/check_model.ts [--seed N] [--seeds 200] [--ops 100]
  *     [--instances 2] [--tracking false] [--profile default|kill|restart|calm]
- *     [--lib /path/to/mod.ts] [--no-shrink]
+ *     [--lib /path/to/mod.ts] [--keep 2,50,88] [--no-shrink]
+ *
+ * Timing matters (the program runs concurrently on real sockets), so a
+ * shrunk case is retried up to 3 times per step and a replay may need a
+ * few runs.
  *
  * @module
  */
@@ -26,6 +30,7 @@ const { values: a } = parseArgs({
     tracking: { type: "string", default: "true" },
     profile: { type: "string", default: "default" },
     lib: { type: "string" },
+    keep: { type: "string" },
     "no-shrink": { type: "boolean", default: false },
   },
 });
@@ -42,6 +47,11 @@ const base = {
 const first = a.seed !== undefined ? Number(a.seed) : 1;
 const count = a.seed !== undefined ? 1 : Number(a.seeds);
 const run = (c: RunConfig) => runOnce(lib, server.port, c, server);
+/** `--keep 2,50,88`: replay only these ops of the program (a shrunk case). */
+const keepOnly = (ops: number, keep: string) => {
+  const kept = new Set(keep.split(",").map(Number));
+  return new Set([...Array(ops).keys()].filter((i) => !kept.has(i)));
+};
 
 /** Fails at least once in `tries` runs (timing makes some failures flaky). */
 async function fails(c: RunConfig, tries = 3): Promise<string[] | undefined> {
@@ -55,14 +65,15 @@ async function fails(c: RunConfig, tries = 3): Promise<string[] | undefined> {
 let failed = 0;
 try {
   for (let seed = first; seed < first + count; seed++) {
-    const result = await run({ ...base, seed });
+    const drop0 = a.keep ? keepOnly(base.ops, a.keep) : undefined;
+    const result = await run({ ...base, seed, drop: drop0 });
     if (result.failures.length === 0) {
       if (count === 1) console.log(`seed ${seed}: ok (${result.reads} reads)`);
       continue;
     }
     failed++;
     console.log(`seed ${seed}: FAILED\n  ${result.failures.slice(0, 5).join("\n  ")}`);
-    if (a["no-shrink"]) continue;
+    if (a["no-shrink"] || a.keep) continue;
     let ops = base.ops;
     let last = result.failures;
     while (ops > 4) {
@@ -82,10 +93,11 @@ try {
       (base.tracking ? "" : " --tracking false") +
       (base.profile === "default" ? "" : ` --profile ${base.profile}`) +
       (a.lib ? ` --lib ${a.lib}` : "");
+    const kept = [...Array(ops).keys()].filter((i) => !drop.has(i)).join(",");
     console.log(
-      `  shrunk: npm run check:model -- ${flags}  (kept ops: ${
-        [...Array(ops).keys()].filter((i) => !drop.has(i)).join(",")
-      })\n  ${last.slice(0, 3).join("\n  ")}`,
+      `  shrunk: npm run check:model -- ${flags} --keep ${kept}\n  ${
+        last.slice(0, 3).join("\n  ")
+      }`,
     );
   }
 } finally {

@@ -96,6 +96,11 @@ export interface RunConfig {
 const KEYS = ["a", "b", "c"];
 const TAGS = ["t1", "t2", "t3", "t4"];
 const NS = 3;
+/**
+ * How long after a fault a change may still be lost: while the backends
+ * reconnect, L2 writes fail and the cache degrades to L1 (it does not throw).
+ */
+const RECOVERY_MS = 500;
 
 /** The op program for a seed (the same seed always gives the same program). */
 export function generate(seed: number, count: number, instances: number, profile: Profile): Op[] {
@@ -338,7 +343,7 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
             () => resolve(),
           )
         );
-        faults.push([start, now()]);
+        faults.push([start, now() + RECOVERY_MS]);
         return;
       }
       case "restart": {
@@ -350,7 +355,7 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
         restarting = done.catch(() => {});
         await done;
         c.end = now();
-        faults.push([start, c.end]);
+        faults.push([start, c.end + RECOVERY_MS]);
         return;
       }
       case "pause": {
@@ -406,12 +411,12 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   const affects = (c: Change, v: Candidate) =>
     (c.ns === undefined || c.ns === v.ns) &&
     (c.all || c.key === v.key || (c.tags ?? []).some((t) => v.tags.includes(t)));
-  // A change whose commands may have met a fault (one starting between the
-  // change's start and W after its end) may be lost: it ends nothing. A
+  // A change whose commands may have met a fault (its [start, end + W]
+  // overlaps a fault's [start, end + RECOVERY_MS]) may be lost: it ends nothing. A
   // restart itself always ends everything.
   const certain = (c: Change) =>
     (c.ns === undefined && c.all) ||
-    !faults.some(([fs]) => fs >= c.start && fs <= c.end + W);
+    !faults.some(([fs, fe]) => fs <= c.end + W && fe >= c.start);
   const endOf = (v: Candidate) => {
     let e = Infinity;
     for (const c of changes) {
