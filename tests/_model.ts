@@ -15,7 +15,9 @@
  * the key, a `clear` of its namespace, an `invalidateTags` of any tag the
  * value carries, in any namespace: tag counters are shared by a prefix; a
  * restart) that *started after* `s` (a concurrent change may
- * be ordered either way, so it does not end the interval). A read `[rs, re]`
+ * be ordered either way, so it does not end the interval; a `set` or
+ * `delete` ends a written value only if it started after that write
+ * resolved, since two writes of one key land in either order until then). A read `[rs, re]`
  * accepts `v` iff `s <= re` and `e >= rs - W`. A read's own loader answer is
  * always accepted. A failed (rejected) write stays a candidate but does not
  * end others. Stale serving (`grace`, `staleWhileRevalidate`) is not used:
@@ -31,7 +33,8 @@
  * candidate for every key, and a change within `RECOVERY_MS` of a fault may
  * be lost (the cache degrades to L1 while its backend reconnects), so it
  * ends nothing. A paused loader (`pause`) holds every loader for a while.
- * Profiles: `calm` (no faults), `default` (3% faults), `kill`, `restart`.
+ * Profiles: `writes` (only set/delete/peek on one key, no faults: item 1),
+ * `calm` (no faults), `default` (3% faults), `kill`, `restart`.
  * After the program, every instance reads every key past the window (the
  * quiescent read: what a lost delete or a stale write-back shows as).
  *
@@ -100,7 +103,7 @@ export interface Op {
 }
 
 /** Generator profiles: which fault mix. */
-export type Profile = "default" | "kill" | "restart" | "calm";
+export type Profile = "default" | "kill" | "restart" | "calm" | "writes";
 
 /** Run configuration. */
 export interface RunConfig {
@@ -127,7 +130,11 @@ export function generate(seed: number, count: number, instances: number, profile
   const rnd = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const ops: Op[] = [];
-  const faults = profile === "calm" ? 0 : profile === "default" ? 0.03 : 0.06;
+  const faults = profile === "calm" || profile === "writes"
+    ? 0
+    : profile === "default"
+    ? 0.03
+    : 0.06;
   for (let id = 0; id < count; id++) {
     const r = rnd();
     let kind: Op["kind"];
@@ -137,6 +144,8 @@ export function generate(seed: number, count: number, instances: number, profile
         : profile === "kill"
         ? "kill"
         : pick(["kill", "kill", "restart", "pause"] as const);
+    } else if (profile === "writes") {
+      kind = pick(["set", "set", "delete", "peek"] as const);
     } else {
       kind = pick(
         [
@@ -162,9 +171,13 @@ export function generate(seed: number, count: number, instances: number, profile
       inst: Math.floor(rnd() * instances),
       kind,
       ns: Math.floor(rnd() * NS),
-      key: pick(KEYS),
+      key: profile === "writes" ? "a" : pick(KEYS),
       tags,
-      bg: kind === "getSlow" || kind === "refresh" ? rnd() < 0.7 : rnd() < 0.1,
+      bg: profile === "writes"
+        ? false
+        : kind === "getSlow" || kind === "refresh"
+        ? rnd() < 0.7
+        : rnd() < 0.1,
       delayMs: kind === "getSlow" || kind === "pause" ? 20 + Math.floor(rnd() * 60) : 0,
     });
   }
@@ -180,6 +193,7 @@ interface Change {
   start: number;
   end: number; // Infinity while unfinished or failed
   what?: string;
+  keyed?: boolean;
 }
 
 /** A candidate value with when it became current and what it depends on. */
@@ -189,6 +203,9 @@ interface Candidate {
   key: string;
   tags: string[];
   start: number;
+  /** For a `set`: when it resolved (a concurrent set/delete may land either side of it). */
+  done?: number;
+  write?: boolean;
 }
 
 interface Read {
@@ -333,14 +350,21 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
       case "set": {
         const value = `w:${op.id}`;
         const start = now();
-        candidates.push({ value, ns, key, tags, start });
-        const c = change({ ns, key, start });
-        return write(c, () => cache.set(key, value, { tags }));
+        const v: Candidate = { value, ns, key, tags, start, write: true };
+        candidates.push(v);
+        const c = change({ ns, key, start, keyed: true });
+        await write(c, () => cache.set(key, value, { tags }));
+        v.done = c.end === Infinity ? undefined : c.end;
+        return;
       }
       case "delete": {
         const start = now();
-        candidates.push({ value: undefined, ns, key, tags: [], start });
-        return write(change({ ns, key, start }), () => cache.delete(key));
+        const v: Candidate = { value: undefined, ns, key, tags: [], start, write: true };
+        candidates.push(v);
+        const c = change({ ns, key, start, keyed: true });
+        await write(c, () => cache.delete(key));
+        v.done = c.end === Infinity ? undefined : c.end;
+        return;
       }
       case "inv": {
         // Tag counters are per prefix, not per namespace (README: `__ac:tag:<tag>`).
@@ -440,7 +464,10 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   const endOf = (v: Candidate) => {
     let e = Infinity;
     for (const c of changes) {
-      if (c.start > v.start && c.end < e && affects(c, v) && certain(c)) e = c.end;
+      // Two writes of one key (set, delete) from different callers are ordered
+      // only once the first resolved; counters (clear, tags) compare stamps.
+      const after = v.write && c.keyed ? c.start > (v.done ?? Infinity) : c.start > v.start;
+      if (after && c.end < e && affects(c, v) && certain(c)) e = c.end;
     }
     return e;
   };
