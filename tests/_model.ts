@@ -47,6 +47,13 @@
  * - seed 43 (unshrunk) also shows `w:72` read on both instances after a
  *   later `set` completed (item 1's "an older write wins" shape; not
  *   shrunk to it yet: the shrinker keeps any failure).
+ * - `--profile writes --seed 7 --ops 3` (and `--seed 3 --ops 6 --keep 0,1,3`):
+ *   `set(k)` then `await delete(k)` on one instance, and every instance
+ *   reads the set value afterwards (item 1).
+ * Known noise: the writes profile sometimes fails on this branch too when a
+ * `set` on one instance and a `delete` on another are close: `set()`
+ * resolves before its L2 write lands (flush), so they may land in either
+ * order; the model does not yet know when another instance's write landed.
  * Item 4 is not found yet: after a kill, the model forgives lost changes for
  * 500 ms, and runs are too short for a set + invalidateTags after that.
  * This branch: 100/100 seeds calm, 60/60 default with `tracking: false`,
