@@ -97,6 +97,7 @@ export type { FileStore } from "./src/file_store.ts";
 export {
   BackupError,
   CacheClosedError,
+  InvalidKeyError,
   InvalidOptionError,
   LoaderTimeoutError,
   RedisAuthError,
