@@ -65,7 +65,7 @@ const COST_DATE = 48;
 
 /** Options for {@linkcode decodeValue}. */
 export interface DecodeOptions {
-  /** Refuse (SerializationError) an entry longer than this many bytes before decoding it. */
+  /** Refuse (SerializationError) an entry longer than this many bytes before decoding it. Default: no cap. */
   maxEntryBytes?: number;
 }
 
