@@ -94,7 +94,7 @@ export {
   type DiskBackendOptions,
   type SaveResult,
 } from "./src/persist/disk_backend.ts";
-export type { FileStore } from "./src/file_store.ts";
+export type { FileInfo, FileStore } from "./src/file_store.ts";
 export {
   BackupError,
   CacheClosedError,
