@@ -61,6 +61,7 @@ export type { RedisBackendOptions } from "./src/remote/redis_options.ts";
 export type { BreakerState } from "./src/remote/circuit_breaker.ts";
 export { encodeValue } from "./src/codec/encode.ts";
 export { decodeValue, isEnvelope } from "./src/codec/decode.ts";
+export type { DecodeOptions } from "./src/codec/decode.ts";
 export { MAX_DEPTH } from "./src/codec/format.ts";
 export {
   type ClientStatus,
@@ -94,10 +95,11 @@ export {
   type DiskBackendOptions,
   type SaveResult,
 } from "./src/persist/disk_backend.ts";
-export type { FileStore } from "./src/file_store.ts";
+export type { FileInfo, FileStore } from "./src/file_store.ts";
 export {
   BackupError,
   CacheClosedError,
+  InvalidKeyError,
   InvalidOptionError,
   LoaderTimeoutError,
   RedisAuthError,

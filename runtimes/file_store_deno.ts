@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { FileStore } from "../src/file_store.ts";
+import type { FileInfo, FileStore } from "../src/file_store.ts";
 import { folderOf, removeStaleTemps, type SweepFs, tempPathFor } from "./_temp_name.ts";
 
 /** The members of a `Deno.FsFile` used here. */
@@ -34,7 +34,11 @@ export interface DenoFs {
   /** The entries of a folder. */
   readDir(path: string): AsyncIterable<{ name: string }>;
   /** Stats without following a link. */
-  lstat(path: string): Promise<{ isFile: boolean; mtime: Date | null }>;
+  lstat(path: string): Promise<
+    { isFile: boolean; mtime: Date | null; uid?: number | null; mode?: number | null }
+  >;
+  /** `Deno.uid()`: the process user (absent in fakes; `null` on Windows). */
+  uid?(): number | null;
 }
 
 function deno(): DenoFs {
@@ -71,6 +75,17 @@ function sweepFs(d: DenoFs): SweepFs {
  */
 export function createDenoFileStore(getDeno: () => DenoFs = deno): FileStore {
   return {
+    async inspect(path: string): Promise<FileInfo | undefined> {
+      const d = getDeno();
+      try {
+        const st = await d.lstat(path);
+        const uid = typeof d.uid === "function" ? d.uid() : null;
+        return { isFile: st.isFile, uid: st.uid ?? null, processUid: uid, mode: st.mode ?? null };
+      } catch (error) {
+        if ((error as { name?: string }).name === "NotFound") return undefined;
+        throw error;
+      }
+    },
     async read(path: string): Promise<Uint8Array | undefined> {
       try {
         return await getDeno().readFile(path);

@@ -6,7 +6,7 @@
  */
 import * as fsp from "node:fs/promises";
 import process from "node:process";
-import type { FileStore } from "../src/file_store.ts";
+import type { FileInfo, FileStore } from "../src/file_store.ts";
 import { folderOf, removeStaleTemps, type SweepFs, tempPathFor } from "./_temp_name.ts";
 
 /** The members of a `FileHandle` used here. */
@@ -109,6 +109,21 @@ export async function syncFolderNode(fs: NodeFs, path: string): Promise<void> {
 export function createNodeFileStore(fs: NodeFs = fsp): FileStore {
   const sweep = nodeSweepFs(fs);
   return {
+    async inspect(path: string): Promise<FileInfo | undefined> {
+      try {
+        const st = await fsp.lstat(path);
+        const uid = typeof process.getuid === "function" ? process.getuid() : null;
+        return {
+          isFile: st.isFile(),
+          uid: uid === null ? null : st.uid,
+          processUid: uid,
+          mode: st.mode,
+        };
+      } catch (error) {
+        if ((error as { code?: string }).code === "ENOENT") return undefined;
+        throw error;
+      }
+    },
     async read(path: string): Promise<Uint8Array | undefined> {
       try {
         const buf = await fs.readFile(path);

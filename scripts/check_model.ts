@@ -5,7 +5,7 @@
  * drops ops one at a time) and prints a replayable command.
  *
  *   deno run -A scripts/check_model.ts [--seed N] [--seeds 200] [--ops 100]
- *     [--instances 2] [--tracking false] [--profile default|kill|restart|calm|writes]
+ *     [--instances 2] [--tracking false] [--profile default|kill|restart|calm|writes|reconnect]
  *     [--lib /path/to/mod.ts] [--keep 2,50,88] [--no-shrink]
  *
  * Timing matters (the program runs concurrently on real sockets), so a

@@ -64,6 +64,35 @@ export class SerializationError extends TypeError {
 }
 
 /**
+ * A cache key that cannot name one entry unambiguously: a string that is not
+ * well-formed UTF-16 (it holds a lone surrogate, which UTF-8 and therefore
+ * Redis would turn into U+FFFD, so `"a\uD800"` and `"a\uFFFD"` would share an
+ * entry). Thrown (or rejected) by the call that received the key.
+ *
+ * @example
+ * ```ts
+ * import { AsyncCache, InvalidKeyError } from "@async-cache/cache";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const cache = new AsyncCache();
+ * await assertRejects(() => cache.set("user:\uD800", 1), InvalidKeyError);
+ * await cache.close();
+ * ```
+ */
+export class InvalidKeyError extends TypeError {
+  /**
+   * Creates the error.
+   *
+   * @param message Why the key is refused (the key itself is shown escaped).
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InvalidKeyError";
+  }
+}
+
+/**
  * The cache was used after `close()`.
  *
  * @example

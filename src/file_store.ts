@@ -38,4 +38,40 @@ export interface FileStore {
    * that an earlier save, killed before its rename, left behind.
    */
   writeAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Describes `path` without following a symlink (`lstat`), or `undefined`
+   * when it does not exist. `DiskBackend` refuses to load a snapshot that is
+   * not a regular file, is not owned by the process user, or is group- or
+   * world-writable. Optional: a store without it is trusted as is.
+   */
+  inspect?(path: string): Promise<FileInfo | undefined>;
+}
+
+/** What {@linkcode FileStore.inspect} reports; `null` where the platform has no such notion (Windows). */
+export interface FileInfo {
+  /** A regular file (not a symlink, folder, FIFO or device). */
+  readonly isFile: boolean;
+  /** The owner's user id. */
+  readonly uid: number | null;
+  /** The process's effective user id. */
+  readonly processUid: number | null;
+  /** The permission bits (`0o666` is group- and world-writable). */
+  readonly mode: number | null;
+}
+
+/**
+ * Why a snapshot file must not be trusted, or `undefined` when it may be.
+ *
+ * @param info What {@linkcode FileStore.inspect} reported.
+ * @returns A reason for the log line, or `undefined`.
+ */
+export function untrustedReason(info: FileInfo): string | undefined {
+  if (!info.isFile) return "is not a regular file (a symlink, folder or device is never followed)";
+  if (info.uid !== null && info.processUid !== null && info.uid !== info.processUid) {
+    return `is owned by uid ${info.uid}, not by this process (uid ${info.processUid})`;
+  }
+  if (info.mode !== null && (info.mode & 0o022) !== 0) {
+    return `is group- or world-writable (mode 0${(info.mode & 0o777).toString(8)})`;
+  }
+  return undefined;
 }

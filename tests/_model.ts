@@ -110,7 +110,7 @@ export interface Op {
 }
 
 /** Generator profiles: which fault mix. */
-export type Profile = "default" | "kill" | "restart" | "calm" | "writes";
+export type Profile = "default" | "kill" | "restart" | "calm" | "writes" | "reconnect";
 
 /** Run configuration. */
 export interface RunConfig {
@@ -141,6 +141,8 @@ export function generate(seed: number, count: number, instances: number, profile
     ? 0
     : profile === "default"
     ? 0.03
+    : profile === "reconnect"
+    ? 0.08
     : 0.06;
   for (let id = 0; id < count; id++) {
     const r = rnd();
@@ -148,11 +150,14 @@ export function generate(seed: number, count: number, instances: number, profile
     if (r < faults) {
       kind = profile === "restart"
         ? "restart"
-        : profile === "kill"
+        : profile === "kill" || profile === "reconnect"
         ? "kill"
         : pick(["kill", "kill", "restart", "pause"] as const);
     } else if (profile === "writes") {
       kind = pick(["set", "set", "delete", "peek"] as const);
+    } else if (profile === "reconnect") {
+      // Tagged writes and invalidations after reconnects (issue 15 item 4).
+      kind = pick(["set", "set", "inv", "peek", "peek", "get"] as const);
     } else {
       kind = pick(
         [
@@ -172,7 +177,13 @@ export function generate(seed: number, count: number, instances: number, profile
         ] as const,
       );
     }
-    const tags = rnd() < 0.5 ? [pick(TAGS)] : rnd() < 0.3 ? [...TAGS] : [];
+    const tags = profile === "reconnect"
+      ? [pick(TAGS.slice(0, 2))]
+      : rnd() < 0.5
+      ? [pick(TAGS)]
+      : rnd() < 0.3
+      ? [...TAGS]
+      : [];
     ops.push({
       id,
       inst: Math.floor(rnd() * instances),
@@ -395,6 +406,8 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
           )
         );
         faults.push([start, now() + RECOVERY_MS]);
+        // reconnect: this instance waits out the recovery, so what it does next is checked.
+        if (config.profile === "reconnect") await sleep(RECOVERY_MS + 100);
         return;
       }
       case "restart": {

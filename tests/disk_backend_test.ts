@@ -56,7 +56,7 @@ describe("DiskBackend: warm start", () => {
     };
     await first.set("user:1", value);
     await first.set("n", 42);
-    await first.set("weird \u0000 key \ud800", "ok");
+    await first.set("weird \u0000 key \ud83d\ude00", "ok");
     await first.saveToBackup();
     await first.close();
     assert.equal(files.writes, 1);
@@ -68,7 +68,7 @@ describe("DiskBackend: warm start", () => {
     assert.deepEqual(got, value);
     assert.equal(loaderRuns, 0);
     assert.equal(await second.get("n"), 42);
-    assert.equal(await second.get("weird \u0000 key \ud800"), "ok");
+    assert.equal(await second.get("weird \u0000 key \ud83d\ude00"), "ok");
     assert.equal(second.getMetrics().size, 3);
     assert.equal(second.getMetrics().misses, 0);
     await second.close();

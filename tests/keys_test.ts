@@ -219,8 +219,9 @@ describe("canonicalKey", () => {
 });
 
 describe("normalizeKey", () => {
-  test("strings are returned unchanged, any content", () => {
-    for (const s of ["", "user:1", "a b\r\n", "é😀", "\ud800"]) assert.equal(normalizeKey(s), s);
+  test("well-formed strings are returned unchanged, any content (a lone surrogate is refused)", () => {
+    for (const s of ["", "user:1", "a b\r\n", "é😀", "\ufffd"]) assert.equal(normalizeKey(s), s);
+    assert.throws(() => normalizeKey("\ud800"), { name: "InvalidKeyError" });
   });
 
   test("finite numbers become their decimal string", () => {

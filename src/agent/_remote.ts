@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { allowReservedNamespace } from "../cache/_namespaces.ts";
 import type { Logger } from "../logger.ts";
 import {
   type CoherenceMode,
@@ -27,6 +28,7 @@ export class AgentRemote extends RemoteCacheBackend {
     this.#backend = backend;
     this.#ttlMs = ttlMs;
     this.#namespace = namespace;
+    allowReservedNamespace(this);
   }
 
   get(key: string): Promise<unknown> {

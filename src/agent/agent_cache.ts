@@ -41,6 +41,7 @@ import { resolveCacheOptions } from "../cache/_options.ts";
 import { nextStamp, tagKey } from "../remote/_generations.ts";
 import { type Duration, parseDuration } from "../time.ts";
 import { canonicalKey } from "../cache/keys.ts";
+import { AGENT_NAMESPACE } from "../cache/_namespaces.ts";
 import type { Clock } from "../time.ts";
 import { AgentContextError, InvalidOptionError } from "../errors.ts";
 import { type Logger, resolveLogger } from "../logger.ts";
@@ -170,8 +171,8 @@ const AGENT_NAMES = optionNames<AgentCacheOptions>({
   lease: true,
 });
 const INVALIDATE_NAMES = optionNames<InvalidateOptions>({ scope: true, remoteCache: true });
-/** The L2 namespace of every agent tool cache. */
-const NAMESPACE = "agent";
+/** The L2 namespace of every agent tool cache (reserved: see `_namespaces.ts`). */
+const NAMESPACE = AGENT_NAMESPACE;
 
 /** One distinct tool of a resource: its cache, shared by every copy of the tool. */
 interface ToolRecord {

@@ -43,6 +43,7 @@ import {
   withHardTimeout,
 } from "./_timeouts.ts";
 import { checkGetOptions } from "./_options.ts";
+import { isWellFormed, normalizeKey } from "./keys.ts";
 import { checkTags } from "./_tag_index.ts";
 import { CacheState } from "./_cache_state.ts";
 import type { CacheKey, GetOptions } from "./cache_options.ts";
@@ -78,6 +79,14 @@ export class MissPath<V> extends CacheState<V> {
     if (hit !== undefined && this.life.open) {
       this.counters.l1Hits++;
       return Promise.resolve(hit);
+    }
+    // A string key skipped normalizeKey on the hit path (no L1 key is ill-formed): check it here.
+    if (typeof original === "string" && !isWellFormed(k)) {
+      try {
+        normalizeKey(k);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     return this.#served(original, k, options, ttl, tags);
   }

@@ -24,7 +24,7 @@ import type { CacheEventName, CacheListener } from "./_events.ts";
 import type { TtlSpec } from "./_serve.ts";
 import type { Lifecycle } from "./_lifecycle.ts";
 import type { CacheMetrics, Counters } from "./_metrics.ts";
-import { claimNamespace, releaseNamespace } from "./_namespaces.ts";
+import { checkReservedNamespace, claimNamespace, releaseNamespace } from "./_namespaces.ts";
 import {
   type CacheConfig,
   checkRefreshOptionNames,
@@ -136,7 +136,11 @@ export class AsyncCache<V = unknown> {
    * @throws {InvalidOptionError} When an option is out of range or of the wrong type.
    */
   constructor(options: AsyncCacheOptions = {}) {
-    const core = new MissPath<V>(resolveCacheOptions(WHAT, options));
+    const config = resolveCacheOptions(WHAT, options);
+    if (config.remote !== undefined) {
+      checkReservedNamespace(WHAT, "namespace", config.remote, config.namespace);
+    }
+    const core = new MissPath<V>(config);
     this.#core = core;
     this.#counters = core.counters;
     this.#life = core.life;

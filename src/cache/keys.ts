@@ -26,7 +26,7 @@
  * @module
  */
 
-import { describe, SerializationError } from "../errors.ts";
+import { describe, InvalidKeyError, SerializationError } from "../errors.ts";
 
 const MAX_DEPTH = 1000;
 const HEX: string[] = [];
@@ -96,6 +96,8 @@ export function canonicalKey(args: readonly unknown[]): string {
  *
  * @param key A string or a finite number.
  * @returns The string key.
+ * @throws {InvalidKeyError} For a string that is not well-formed UTF-16 (a
+ * lone surrogate): such keys would collide in Redis.
  * @throws {TypeError} For a non-finite number or any other type; the message
  * shows the key received.
  *
@@ -110,7 +112,15 @@ export function canonicalKey(args: readonly unknown[]): string {
  * ```
  */
 export function normalizeKey(key: string | number): string {
-  if (typeof key === "string") return key;
+  if (typeof key === "string") {
+    // Native and linear (no allocation) on Node 20+, Deno and Bun; the regex is a fallback.
+    if (isWellFormed(key)) return key;
+    throw new InvalidKeyError(
+      `Invalid cache key: must be well-formed UTF-16 (it holds a lone surrogate, which Redis would store as U+FFFD): received ${
+        JSON.stringify(key).slice(0, 200)
+      }`,
+    );
+  }
   if (typeof key === "number") {
     if (Number.isFinite(key)) return String(key);
     throw new TypeError(`Invalid cache key: a number key must be finite: received ${key}`);
@@ -120,6 +130,21 @@ export function normalizeKey(key: string | number): string {
       typeof key === "symbol" ? String(key) : describe(key)
     }`,
   );
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NATIVE_WELL_FORMED = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed ===
+  "function";
+
+/**
+ * Tells whether a string key is well-formed UTF-16 (no lone surrogate), the
+ * check {@linkcode normalizeKey} applies; for hot paths that skip `normalizeKey`
+ * for string keys.
+ */
+export function isWellFormed(s: string): boolean {
+  return NATIVE_WELL_FORMED
+    ? (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : !LONE_SURROGATE.test(s);
 }
 
 /** A failure on its way up; each container adds its path segment. */

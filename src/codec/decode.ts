@@ -41,6 +41,48 @@ import {
 interface Reader {
   readonly buf: Uint8Array;
   pos: number;
+  /** Approximate heap bytes the decoded value may still take (see {@linkcode DECODE_BUDGET_PER_BYTE}). */
+  budget: number;
+}
+
+/**
+ * The decoder's allocation budget, in approximate heap bytes per input byte.
+ * Each decoded container, Date, Uint8Array, BigInt and array slot is charged
+ * an estimate of its heap size; past `DECODE_BUDGET_PER_BYTE × input +
+ * DECODE_BUDGET_BASE` decoding stops with `SerializationError`. Without it an
+ * entry of empty Maps (2 bytes each, ~160 heap bytes each) amplified ~100×.
+ */
+export const DECODE_BUDGET_PER_BYTE = 32;
+/** A fixed allowance on top of the per-byte budget, so small values are never refused. */
+export const DECODE_BUDGET_BASE = 1 << 16;
+
+const COST_SLOT = 8;
+const COST_ARRAY = 32;
+const COST_OBJECT = 64;
+const COST_COLLECTION = 160;
+const COST_BYTES = 200;
+const COST_DATE = 48;
+
+/** Options for {@linkcode decodeValue}. */
+export interface DecodeOptions {
+  /** Refuse (SerializationError) an entry longer than this many bytes before decoding it. Default: no cap. */
+  maxEntryBytes?: number;
+}
+
+let lastCost = 0;
+/** Test hook: the budget the last {@linkcode decodeValue} call spent (approximate heap bytes). */
+export function lastDecodeCost(): number {
+  return lastCost;
+}
+
+function charge(r: Reader, at: number, cost: number): void {
+  if (cost > r.budget) {
+    throw corrupt(
+      at,
+      `decoding would allocate more than ${DECODE_BUDGET_PER_BYTE}× the entry's ${r.buf.length} bytes`,
+    );
+  }
+  r.budget -= cost;
 }
 
 /**
@@ -49,10 +91,12 @@ interface Reader {
  * `prototype` keys become ordinary own properties.
  *
  * @param bytes An envelope, e.g. a Redis value or a disk snapshot entry.
+ * @param options `maxEntryBytes`: refuse longer entries before decoding.
  * @returns The decoded value.
  * @throws {SerializationError} If the bytes are not an envelope (wrong magic),
  * come from a newer format version, are truncated or corrupt, have trailing
- * bytes, or nest deeper than {@linkcode MAX_DEPTH}. Never a `RangeError` or
+ * bytes, nest deeper than {@linkcode MAX_DEPTH}, exceed `maxEntryBytes`, or
+ * would allocate more than {@linkcode DECODE_BUDGET_PER_BYTE} times their size. Never a `RangeError` or
  * `TypeError`, and a forged length cannot make it allocate more than the input.
  *
  * @example Decoding what was encoded
@@ -72,10 +116,16 @@ interface Reader {
  * assertThrows(() => decodeValue(new TextEncoder().encode('{"a":1}')), SerializationError);
  * ```
  */
-export function decodeValue(bytes: Uint8Array): unknown {
+export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): unknown {
   if (!(bytes instanceof Uint8Array)) {
     throw new SerializationError(
       `Cannot decode: expected a Uint8Array, received ${bytes === null ? "null" : typeof bytes}`,
+    );
+  }
+  const max = options?.maxEntryBytes;
+  if (max !== undefined && bytes.length > max) {
+    throw new SerializationError(
+      `Cannot decode: the entry's ${bytes.length} bytes exceed maxEntryBytes (${max})`,
     );
   }
   if (bytes.length < HEADER_SIZE + 1) {
@@ -97,11 +147,14 @@ export function decodeValue(bytes: Uint8Array): unknown {
       } is not supported (this build reads version ${VERSION}; written by a newer async-cache?)`,
     );
   }
-  const r: Reader = { buf: bytes, pos: HEADER_SIZE };
+  const total = DECODE_BUDGET_PER_BYTE * bytes.length + DECODE_BUDGET_BASE;
+  const r: Reader = { buf: bytes, pos: HEADER_SIZE, budget: total };
   let value: unknown;
   try {
     value = readValue(r, 0);
+    lastCost = total - r.budget;
   } catch (error) {
+    lastCost = total - r.budget;
     if (error instanceof SerializationError) throw error;
     // Defence in depth: nothing below should throw anything else.
     throw new SerializationError(
@@ -216,9 +269,11 @@ function readValue(r: Reader, depth: number): unknown {
     case T_NEGBIGINT:
       return readBigInt(r, tag === T_NEGBIGINT, at);
     case T_DATE:
+      charge(r, at, COST_DATE);
       return new Date(readFloat64(r, "Date"));
     case T_BYTES: {
       const len = readCount(r, 1, "Uint8Array length");
+      charge(r, at, COST_BYTES + len);
       const bytes = buf.slice(r.pos, r.pos + len);
       r.pos += len;
       return bytes;
@@ -226,6 +281,7 @@ function readValue(r: Reader, depth: number): unknown {
     case T_ARRAY: {
       checkDepth(at, depth);
       const n = readCount(r, 1, "array length");
+      charge(r, at, COST_ARRAY + COST_SLOT * n);
       const out: unknown[] = [];
       for (let i = 0; i < n; i++) out.push(readValue(r, depth + 1));
       return out;
@@ -234,6 +290,7 @@ function readValue(r: Reader, depth: number): unknown {
     case T_NULL_OBJECT: {
       checkDepth(at, depth);
       const n = readCount(r, 3, "object key count");
+      charge(r, at, COST_OBJECT + 2 * COST_SLOT * n);
       const out: Record<string, unknown> = tag === T_OBJECT ? {} : Object.create(null);
       for (let i = 0; i < n; i++) {
         const key = readKey(r);
@@ -255,6 +312,7 @@ function readValue(r: Reader, depth: number): unknown {
     case T_MAP: {
       checkDepth(at, depth);
       const n = readCount(r, 2, "Map size");
+      charge(r, at, COST_COLLECTION + 3 * COST_SLOT * n);
       const out = new Map<unknown, unknown>();
       for (let i = 0; i < n; i++) {
         const key = readValue(r, depth + 1);
@@ -265,6 +323,7 @@ function readValue(r: Reader, depth: number): unknown {
     case T_SET: {
       checkDepth(at, depth);
       const n = readCount(r, 1, "Set size");
+      charge(r, at, COST_COLLECTION + 2 * COST_SLOT * n);
       const out = new Set<unknown>();
       for (let i = 0; i < n; i++) out.add(readValue(r, depth + 1));
       return out;

@@ -13,7 +13,7 @@
 import { BackupError, InvalidOptionError } from "../errors.ts";
 import { checkLogger, type Logger } from "../logger.ts";
 import { defaultFileStore } from "../../runtimes/files.ts";
-import type { FileStore } from "../file_store.ts";
+import { type FileStore, untrustedReason } from "../file_store.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
 import { decodeSnapshot, encodeSnapshot } from "./_snapshot.ts";
 
@@ -116,6 +116,13 @@ export class DiskBackend {
   async load(now: number, logger?: Logger): Promise<BackupEntry[]> {
     let bytes: Uint8Array | undefined;
     try {
+      const info = this.#files.inspect && await this.#files.inspect(this.path);
+      if (info === undefined && this.#files.inspect) return [];
+      const refused = info ? untrustedReason(info) : undefined;
+      if (refused !== undefined) {
+        this.#ignore(`is not trusted: it ${refused}`, logger);
+        return [];
+      }
       bytes = await this.#files.read(this.path);
     } catch (error) {
       this.#ignore(`cannot be read (${message(error)})`, logger);
