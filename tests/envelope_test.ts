@@ -30,13 +30,14 @@ describe("issue 16: values shaped like the envelope", { skip }, () => {
     await server?.stop();
   });
 
-  const instance = (namespace: string) => {
+  const instance = (namespace: string, maxEntryBytes?: number) => {
     const logger = new RecordingLogger();
     const backend = new RedisBackend({
       host: "127.0.0.1",
       port: server.port,
       prefix: "env:",
       logger,
+      maxEntryBytes,
     });
     const cache = new AsyncCache<unknown>({ remoteCache: backend, namespace, logger });
     opened.push(backend, cache);
@@ -71,4 +72,22 @@ describe("issue 16: values shaped like the envelope", { skip }, () => {
       });
     }
   }
+
+  test("16.3 an entry over maxEntryBytes is a logged miss: the loader answers, L2 stays in use", async () => {
+    const a = instance("big");
+    const b = instance("big", 1_000);
+    const key = `big${++unique}`;
+    await a.cache.set(key, "x".repeat(10_000));
+    await a.cache.set(`${key}-small`, "fits");
+    await a.cache.flush();
+    assert.equal(await b.cache.get(key, { loader: () => "loaded" }), "loaded");
+    assert.equal(await b.cache.get(`${key}-small`), "fits");
+    assert.ok(
+      b.logger.warnings.some((w) => /maxEntryBytes|too large|longer than/i.test(w)),
+      b.logger.warnings.join("\n"),
+    );
+    const metrics = b.cache.getMetrics();
+    assert.equal(metrics.l2Hits, 1);
+    assert.equal(metrics.breaker, "closed");
+  });
 });

@@ -240,6 +240,7 @@ describe("hardening: unknown option names are refused, with the closest known on
       tracking: false,
       healthCheckInterval: "1s",
       parserLimits: { maxBulkLength: 10, maxAggregateLength: 10, maxDepth: 4, maxLineLength: 100 },
+      maxEntryBytes: 1_000,
       tls: { servername: "x", ca: [] },
       db: 1,
       username: "u",

@@ -26,7 +26,7 @@ import {
   type RemoteSetOptions,
 } from "./remote_backend.ts";
 import { Invalidations } from "./_invalidations.ts";
-import { decodeValue } from "../codec/decode.ts";
+import { type DecodeOptions, decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
 const SCAN_COUNT = "1000";
@@ -68,6 +68,7 @@ export class RedisBackend extends RemoteCacheBackend {
   readonly prefix: string;
   /** The logger given in the options. */
   readonly #logger: Logger | undefined;
+  readonly #decodeOptions: DecodeOptions;
   /** The first cache's logger (see `adoptLogger`). */
   #adopted: Logger | undefined;
   readonly #invalidations: Invalidations;
@@ -85,6 +86,7 @@ export class RedisBackend extends RemoteCacheBackend {
     const o = resolveRedisOptions(options);
     this.prefix = o.prefix;
     this.#logger = o.logger;
+    this.#decodeOptions = { maxEntryBytes: o.maxEntryBytes };
     // The client reports through whatever logger this backend has when it speaks.
     const log = (): Logger => this.#logger ?? this.#adopted ?? console;
     const clientLogger: Logger = {
@@ -321,7 +323,7 @@ export class RedisBackend extends RemoteCacheBackend {
       const raw = values[i];
       if (!(raw instanceof Uint8Array)) return false; // gone, or not an entry (a counter)
       try {
-        return doomed(decodeValue(raw));
+        return doomed(decodeValue(raw, this.#decodeOptions));
       } catch {
         return true;
       }
@@ -447,7 +449,7 @@ export class RedisBackend extends RemoteCacheBackend {
       return undefined;
     }
     try {
-      return decodeValue(reply);
+      return decodeValue(reply, this.#decodeOptions);
     } catch (error) {
       // Read repair: removed, so a loader's write-back (SET NX) can replace it.
       this.client.command(["UNLINK", this.prefix + key]).catch(ignore);

@@ -56,6 +56,13 @@ export interface RedisBackendOptions {
    */
   parserLimits?: ParserLimits;
   /**
+   * The largest entry this backend decodes, in bytes: a longer one is a
+   * logged miss (`SerializationError`), refused before decoding. Decoding is
+   * bounded in any case (about 32 heap bytes per entry byte). Default: no
+   * cap (`parserLimits.maxBulkLength` bounds what is read).
+   */
+  maxEntryBytes?: number;
+  /**
    * Server-assisted invalidation (RESP3 `CLIENT TRACKING ON NOLOOP`): when
    * any client changes a key this process holds in L1, the copy is dropped
    * before its next read. Needs RESP3 and `+client|tracking` in an ACL;
@@ -124,6 +131,7 @@ export interface ResolvedRedisOptions {
   tls: boolean | TlsOptions | undefined;
   clientName: string | null;
   parserLimits: ParserLimits | undefined;
+  maxEntryBytes: number | undefined;
   transport: Connect | undefined;
   logger: Logger | undefined;
   tracking: boolean;
@@ -157,6 +165,7 @@ const OPTION_NAMES = optionNames<RedisBackendOptions>({
   tls: true,
   clientName: true,
   parserLimits: true,
+  maxEntryBytes: true,
   tracking: true,
   healthCheckInterval: true,
   transport: true,
@@ -328,6 +337,13 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     );
   }
   const parserLimits = checkParserLimits(o.parserLimits);
+  const maxEntryBytes = o.maxEntryBytes;
+  if (
+    maxEntryBytes !== undefined &&
+    !(typeof maxEntryBytes === "number" && Number.isInteger(maxEntryBytes) && maxEntryBytes > 0)
+  ) {
+    throw new InvalidOptionError(WHAT, "maxEntryBytes", "a positive integer", maxEntryBytes);
+  }
   const tls = o.tls;
   if (tls !== undefined && typeof tls !== "boolean" && (tls === null || typeof tls !== "object")) {
     throw new InvalidOptionError(WHAT, "tls", "a boolean or { servername, ca }", tls);
@@ -361,6 +377,7 @@ export function resolveRedisOptions(options: RedisBackendOptions = {}): Resolved
     tls,
     clientName: o.clientName === undefined ? "async-cache" : o.clientName,
     parserLimits,
+    maxEntryBytes,
     transport: o.transport,
     logger,
     tracking,
