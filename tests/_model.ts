@@ -54,10 +54,17 @@
  * `set` on one instance and a `delete` on another are close: `set()`
  * resolves before its L2 write lands (flush), so they may land in either
  * order; the model does not yet know when another instance's write landed.
- * Item 4 is not found yet: after a kill, the model forgives lost changes for
- * 500 ms, and runs are too short for a set + invalidateTags after that.
- * This branch: 100/100 seeds calm, 60/60 default with `tracking: false`,
- * 20/20 `kill`, at 100 ops.
+ * Item 4 is not found: after a kill, the model forgives lost changes for
+ * 500 ms. The `reconnect` profile (one namespace, two tags, tagged sets
+ * and invalidations, and after each kill every instance waits out the
+ * recovery) fails 3–5 of seeds 1–100 at 12 ops on 801d944, but the
+ * failures it shows are items 1/2 (a first tagged set racing another
+ * instance's `invalidateTags`: e.g. seed 77, `ended by inv#6`), not a set
+ * after a reconnect; they are timing-dependent (replaying one seed alone
+ * often passes). The reproduction of item 4 is the scripted test in
+ * consistency_test.ts.
+ * Current main: 100/100 seeds calm, 60/60 default with `tracking: false`,
+ * 20/20 `kill` at 100 ops; 30/30 `reconnect` at 12 ops.
  *
  * @module
  */
@@ -188,7 +195,7 @@ export function generate(seed: number, count: number, instances: number, profile
       id,
       inst: Math.floor(rnd() * instances),
       kind,
-      ns: Math.floor(rnd() * NS),
+      ns: profile === "reconnect" ? 0 : Math.floor(rnd() * NS),
       key: profile === "writes" ? "a" : pick(KEYS),
       tags,
       bg: profile === "writes"
@@ -314,6 +321,8 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   };
 
   let current: Op | undefined;
+  /** reconnect profile: no op starts before this (the recovery after a kill). */
+  let quietUntil = 0;
   const exec = async (op: Op): Promise<void> => {
     current = op;
     const cache = caches[op.inst][op.ns];
@@ -406,8 +415,11 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
           )
         );
         faults.push([start, now() + RECOVERY_MS]);
-        // reconnect: this instance waits out the recovery, so what it does next is checked.
-        if (config.profile === "reconnect") await sleep(RECOVERY_MS + 100);
+        // reconnect: every instance waits out the recovery, so what they do next is checked.
+        if (config.profile === "reconnect") {
+          quietUntil = now() + RECOVERY_MS + 100;
+          await sleep(RECOVERY_MS + 100);
+        }
         return;
       }
       case "restart": {
@@ -439,6 +451,7 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   const chains = Array.from({ length: n }, (_, inst) =>
     (async () => {
       for (const op of ops.filter((o) => o.inst === inst)) {
+        if (quietUntil > now()) await sleep(quietUntil - now());
         const p = exec(op);
         if (op.bg) pending.push(p);
         else await p;
