@@ -63,7 +63,7 @@ describe("lease: one loader per fleet (redis-server)", { skip }, () => {
     assert.equal(leases, 1);
     assert.equal(waits, 7);
     assert.equal(
-      await backends[0].client.command(["EXISTS", "lease1:hot\u0000lease"]),
+      await backends[0].client.command(["EXISTS", "lease1:__ac:lease:0::hot"]),
       0,
       "the holder released its lease",
     );
