@@ -49,8 +49,8 @@ export const UNGUARDED_HOLD_MS = 1000;
 import {
   counterKeys,
   currency,
-  namespacePrefix,
   type Generations,
+  namespacePrefix,
   nextStamp,
   parseGenerationKey,
   unwrap,
