@@ -1,5 +1,5 @@
 /** Small shared test helpers. */
-import { unwrap } from "../src/remote/_generations.ts";
+import { namespacePrefix, unwrap } from "../src/remote/_generations.ts";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,14 @@ export class RecordingLogger implements Logger {
     this.errors.push(message);
   }
   debug(): void {}
+}
+
+/**
+ * The backend key (before a RedisBackend's own `prefix`) under which a cache
+ * in `namespace` stores `key`: `<length>:<namespace>:<key>` (`"0::k"`).
+ */
+export function entryKey(key: string, namespace = ""): string {
+  return namespacePrefix(namespace) + key;
 }
 
 /** Resolves after `ms` milliseconds. */

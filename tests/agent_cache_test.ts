@@ -5,7 +5,7 @@
  * a second process sharing a real Redis.
  */
 import { after, before, describe, test } from "node:test";
-import { repoRoot, waitFor } from "./_helpers.ts";
+import { entryKey, repoRoot, waitFor } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -374,7 +374,10 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
       await a.flush();
       const keys = fake.commands.filter((c) => c[0] === "SET");
       assert.equal(keys.length, 1);
-      assert.match(String(keys[0][1]), new RegExp(`^t:agent:"${resource}":g:"getPrice":$`));
+      assert.match(
+        String(keys[0][1]),
+        new RegExp(`^t:${entryKey(`"${resource}":g:"getPrice":`, "agent")}$`),
+      );
       assert.deepEqual(
         keys[0].slice(3),
         ["PX", "600000", "NX"],
@@ -383,7 +386,7 @@ describe("AgentCache: sharing through a remote tier (scripted Redis)", () => {
       // Another process (its own connection, no tracking in the fake) deletes in L2 only:
       // this process's L1 copy expires after localTtl.
       const other = new RedisBackend({ transport: fake.connect, prefix: "t:" });
-      await other.deleteByPrefix(`agent:"${resource}":`);
+      await other.deleteByPrefix(entryKey(`"${resource}":`, "agent"));
       await other.close();
       assert.equal(await a(), 1, "still the L1 copy");
       clock.advance(2001);

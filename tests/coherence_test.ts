@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { AsyncCache, RedisBackend, RedisClient } from "../mod.ts";
 import { defaultConnect } from "../runtimes/mod.ts";
-import { RecordingLogger, repoRoot, sleep, waitFor } from "./_helpers.ts";
+import { entryKey, RecordingLogger, repoRoot, sleep, waitFor } from "./_helpers.ts";
 import {
   type RedisServer,
   redisServerAvailable,
@@ -99,7 +99,7 @@ describe("coherence across instances (real Redis, RESP3 tracking)", { skip }, ()
     await a.set(key, "v1");
     await a.flush();
     assert.equal(await b.get(key), "v1");
-    await admin.command(["DEL", `ac:${key}`]);
+    await admin.command(["DEL", `ac:${entryKey(key)}`]);
     await waitFor(async () => (await b.get(key)) === undefined, 2_000);
 
     const short = `short${++unique}`;

@@ -4,7 +4,7 @@
  * which reads the entry, writes it back, and the bytes must be identical.
  */
 import { after, before, describe, test } from "node:test";
-import { repoRoot, storedValue } from "./_helpers.ts";
+import { entryKey, repoRoot, storedValue } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -71,11 +71,11 @@ describe("entries are shared across runtimes", { skip }, () => {
     await cache.flush();
     const peer = await runPeer(other, [String(server.port), "from-here", "from-peer"]);
     assert.equal(peer, other);
-    const mine = await backend.client.command(["GET", "xrt:from-here"]);
-    const theirs = await backend.client.command(["GET", "xrt:from-peer"]);
+    const mine = await backend.client.command(["GET", "xrt:" + entryKey("from-here")]);
+    const theirs = await backend.client.command(["GET", "xrt:" + entryKey("from-peer")]);
     assert.ok(mine instanceof Uint8Array && theirs instanceof Uint8Array);
     // The envelopes' stamps differ (each is the time of its write); the values' bytes do not.
-    const valueOf = async (key: string) => storedValue(await backend.get(key));
+    const valueOf = async (key: string) => storedValue(await backend.get(entryKey(key)));
     const theirValue = await valueOf("from-peer");
     assert.deepEqual(encodeValue(theirValue), encodeValue(await valueOf("from-here")), other);
     const back = theirValue as typeof value;

@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, type InvalidationListener } from "../mod.ts";
 import { MapBackend } from "./_map_backend.ts";
+import { entryKey } from "./_helpers.ts";
 
 /** Two of these share `data` and a bus: a write through one is reported by the other. */
 class BusBackend extends MapBackend {
@@ -63,7 +64,7 @@ describe("a custom backend reporting invalidations", () => {
     await a.set("k", "v1");
     await a.flush();
     assert.equal(await b.get("k"), "v1");
-    shared.data.set("k", "changed behind the caches' backs");
+    shared.data.set(entryKey("k"), "changed behind the caches' backs");
     assert.equal(await b.get("k"), "v1", "no invalidation: L1 keeps its copy until its TTL");
     assert.equal(b.getMetrics().coherence, "ttl");
     await a.close();

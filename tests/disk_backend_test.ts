@@ -14,7 +14,7 @@ import { AsyncCache, InvalidOptionError, RemoteCacheBackend } from "../mod.ts";
 import { DiskBackend } from "../src/persist/disk_backend.ts";
 import { BackupError } from "../src/errors.ts";
 import { SNAPSHOT_VERSION } from "../src/persist/_snapshot.ts";
-import { RecordingLogger, repoRoot } from "./_helpers.ts";
+import { entryKey, RecordingLogger, repoRoot } from "./_helpers.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
 import { MemoryFileStore } from "./fakes/memory_file_store.ts";
 
@@ -173,7 +173,7 @@ describe("DiskBackend: warm start", () => {
     await a.set("config", "dark");
     await a.saveToBackup();
     await a.close();
-    shared.data.set("other", "from-l2");
+    shared.data.set(entryKey("other"), "from-l2");
     const b = make();
     shared.gets = 0;
     assert.equal(await b.get("config"), "dark");

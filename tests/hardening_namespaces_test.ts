@@ -61,6 +61,6 @@ describe("hardening: the agent namespace (issue 16 item 12)", () => {
     assert.equal(await tool("ada"), "ada!");
     assert.equal(calls, 1);
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok([...remote.data.keys()].some((k) => k.startsWith("agent")), "stored under agent");
+    assert.ok([...remote.data.keys()].some((k) => k.startsWith("5:agent:")), "stored under agent");
   });
 });

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend } from "../mod.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
-import { RecordingLogger, sleep } from "./_helpers.ts";
+import { entryKey, RecordingLogger, sleep } from "./_helpers.ts";
 import { MapBackend } from "./_map_backend.ts";
 import {
   type RedisServer,
@@ -63,7 +63,7 @@ describe("lease: one loader per fleet (redis-server)", { skip }, () => {
     assert.equal(leases, 1);
     assert.equal(waits, 7);
     assert.equal(
-      await backends[0].client.command(["EXISTS", "lease1:hot\u0000lease"]),
+      await backends[0].client.command(["EXISTS", "lease1:__ac:lease:0::hot"]),
       0,
       "the holder released its lease",
     );
@@ -146,7 +146,7 @@ describe("lease: waiting (FakeClock)", () => {
   test("a waiter gives up after `wait` and loads itself", async () => {
     const clock = new FakeClock();
     const backend = new LeasingBackend(clock);
-    backend.leases.set("k", clock.now() + 60_000); // someone else holds it for a minute
+    backend.leases.set(entryKey("k"), clock.now() + 60_000); // someone else holds it for a minute
     const cache = new AsyncCache<string>({
       clock,
       remoteCache: backend,
@@ -168,14 +168,14 @@ describe("lease: waiting (FakeClock)", () => {
   test("a waiter takes the value the holder wrote", async () => {
     const clock = new FakeClock();
     const backend = new LeasingBackend(clock);
-    backend.leases.set("k", clock.now() + 60_000);
+    backend.leases.set(entryKey("k"), clock.now() + 60_000);
     const cache = new AsyncCache<string>({ clock, remoteCache: backend, lease: { ttl: 60_000 } });
     let calls = 0;
     const answer = cache.get("k", { loader: () => (calls++, "mine") });
     await tick();
     clock.advance(50);
     await tick();
-    backend.data.set("k", "theirs");
+    backend.data.set(entryKey("k"), "theirs");
     clock.advance(50);
     assert.equal(await answer, "theirs");
     assert.equal(calls, 0);

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, InvalidOptionError, RedisBackend, SerializationError } from "../mod.ts";
-import { RecordingLogger } from "./_helpers.ts";
+import { entryKey, RecordingLogger } from "./_helpers.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
 import {
   type RedisServer,
@@ -238,9 +238,9 @@ describe("AsyncCache with a RedisBackend", { skip }, () => {
     await users.flush();
     await posts.flush();
     assert.equal(await users2.get("1"), "ada");
-    assert.equal(await shared.client.command(["EXISTS", "ns:users:1"]), 1);
+    assert.equal(await shared.client.command(["EXISTS", "ns:" + entryKey("1", "users")]), 1);
     await users.delete("1");
-    assert.equal(await shared.client.command(["EXISTS", "ns:users:1"]), 0);
+    assert.equal(await shared.client.command(["EXISTS", "ns:" + entryKey("1", "users")]), 0);
     assert.equal(await posts.get("1"), "hello");
   });
 

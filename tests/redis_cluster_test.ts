@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, keySlot, RedisBackend, type RedisClusterClient } from "../mod.ts";
-import { loadLoop, RecordingLogger, sleep, storedValue, waitFor } from "./_helpers.ts";
+import { entryKey, loadLoop, RecordingLogger, sleep, storedValue, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
 
@@ -120,7 +120,7 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
       await a.flush();
       assert.deepEqual(loaded.flat().sort(), [...keys].sort());
       assert.deepEqual(
-        (await rb.getMany(keys)).map(storedValue),
+        (await rb.getMany(keys.map((k) => entryKey(k)))).map(storedValue),
         keys.map((k) => `v:${k}`),
         "not written back to L2",
       );
@@ -252,7 +252,7 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     for (const k of keys) await cache.set(k, `v:${k}`);
     await cache.flush();
     // The victim: the primary of the first key's slot.
-    const victim = await cluster.owner(keySlot("fo:" + keys[0]));
+    const victim = await cluster.owner(keySlot("fo:" + entryKey(keys[0])));
     const load = loadLoop(cache, keys);
     await sleep(200);
     await cluster.server(victim.port).kill();
@@ -267,8 +267,8 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
       await cache.set(key, "x");
       await cache.flush();
       try {
-        return storedValue(await probe.get(k)) === `v:${k}` &&
-          storedValue(await probe.get(key)) === "x";
+        return storedValue(await probe.get(entryKey(k))) === `v:${k}` &&
+          storedValue(await probe.get(entryKey(key))) === "x";
       } catch {
         return false;
       }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend } from "../mod.ts";
-import { RecordingLogger, sleep, storedValue, waitFor } from "./_helpers.ts";
+import { entryKey, RecordingLogger, sleep, storedValue, waitFor } from "./_helpers.ts";
 import {
   type RedisServer,
   redisServerAvailable,
@@ -58,7 +58,7 @@ describe("Redis outages: every get resolves, nothing unhandled, L2 comes back", 
     await cache.set(key, "x");
     await cache.flush();
     try {
-      return storedValue(await probe.get(key)) === "x";
+      return storedValue(await probe.get(entryKey(key))) === "x";
     } catch {
       return false;
     }

@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend, RedisClient } from "../mod.ts";
 import { replyToString } from "../src/resp/parser.ts";
-import { loadLoop, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { entryKey, loadLoop, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
 import { redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 import { cli, type SentinelSetup, startSentinelSetup } from "./_redis_cluster.ts";
 
@@ -72,7 +72,10 @@ describe("RedisBackend through Redis Sentinel (primary + replica + 3 sentinels)"
         const key = `w${Date.now()}`;
         await cache.set(key, "x");
         await cache.flush();
-        return await cli(after, "GET", `f:${key}`).then((v) => v.includes("x"), () => false);
+        return await cli(after, "GET", `f:${entryKey(key)}`).then(
+          (v) => v.includes("x"),
+          () => false,
+        );
       }, 10_000);
       const followed = Date.now() - announcedAt;
       // The connection follows +switch-master at once; the cache's writes

@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { AgentCache } from "../src/agent/mod.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
-import { RecordingLogger } from "./_helpers.ts";
+import { entryKey, RecordingLogger } from "./_helpers.ts";
 import { MapBackend } from "./_map_backend.ts";
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -455,7 +455,7 @@ describe("events", () => {
     await cache.get("a", { loader: () => "A" });
     await cache.get("a");
     await cache.get("a", { loader: () => "x" });
-    await backend.set("b", "B");
+    await backend.set(entryKey("b"), "B");
     await cache.get("b");
     await cache.delete("a");
     await cache.clear();

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, CacheClosedError, LoaderTimeoutError, RedisBackend } from "../mod.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
-import { RecordingLogger, sleep } from "./_helpers.ts";
+import { entryKey, RecordingLogger, sleep } from "./_helpers.ts";
 import { MapBackend } from "./_map_backend.ts";
 import {
   type RedisServer,
@@ -184,7 +184,7 @@ describe("lease waits (items 15, 16)", () => {
   test("lease hardTimeout: a wait behind a stuck lease ends at the caller's hardTimeout, without loading", async () => {
     const clock = new FakeClock();
     const backend = new LeasingBackend(clock);
-    backend.leases.set("k", clock.now() + 60_000); // stuck for a minute
+    backend.leases.set(entryKey("k"), clock.now() + 60_000); // stuck for a minute
     const cache = new AsyncCache<string>({
       clock,
       remoteCache: backend,
@@ -224,7 +224,7 @@ describe("lease waits (items 15, 16)", () => {
     await tick(); // the lease of that load is released
     backend.data.clear();
     clock.advance(2000);
-    backend.leases.set("k", clock.now() + 60_000);
+    backend.leases.set(entryKey("k"), clock.now() + 60_000);
     const answer = cache.get("k", { loader: () => "mine" });
     for (let t = 0; t < 3; t++) {
       await tick();
@@ -239,7 +239,7 @@ describe("lease waits (items 15, 16)", () => {
   test("lease hardTimeout covers the load after the wait: it gets what is left of the bound", async () => {
     const clock = new FakeClock();
     const backend = new LeasingBackend(clock);
-    backend.leases.set("k", clock.now() + 300); // free again after 300 ms
+    backend.leases.set(entryKey("k"), clock.now() + 300); // free again after 300 ms
     const cache = new AsyncCache<string>({
       clock,
       remoteCache: backend,
@@ -273,7 +273,7 @@ describe("lease waits (items 15, 16)", () => {
   test("lease close: close() ends a lease wait at once and does not run the loader", async () => {
     const clock = new FakeClock();
     const backend = new LeasingBackend(clock);
-    backend.leases.set("k", clock.now() + 60_000);
+    backend.leases.set(entryKey("k"), clock.now() + 60_000);
     const cache = new AsyncCache<string>({
       clock,
       remoteCache: backend,

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, encodeValue, RedisBackend } from "../mod.ts";
-import { RecordingLogger } from "./_helpers.ts";
+import { entryKey, RecordingLogger } from "./_helpers.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
 import { FakeRedis, NO_REPLY } from "../src/testing/fake_redis.ts";
 
@@ -37,7 +37,7 @@ describe("two tiers over a scripted Redis", () => {
   test("an L2 hit is decoded from the fake's bytes", async () => {
     const { fake, cache, teardown } = setup();
     try {
-      fake.set("ac:k", encodeValue("from-l2"), 30_000);
+      fake.set("ac:" + entryKey("k"), encodeValue("from-l2"), 30_000);
       assert.equal(await cache.get("k", { loader: () => "loader" }), "from-l2");
       assert.equal(cache.getMetrics().l2Hits, 1);
       assert.ok(fake.commands.some((c) => c[0] === "MGET"));
@@ -82,7 +82,7 @@ describe("two tiers over a scripted Redis", () => {
       // the breaker, so let its cool-down pass on the fake clock.
       let got: string | undefined;
       for (let i = 0; i < 50 && got !== "B-remote"; i++) {
-        fake.set(`ac:b${i}`, encodeValue("B-remote"));
+        fake.set("ac:" + entryKey(`b${i}`), encodeValue("B-remote"));
         got = await cache.get(`b${i}`, { loader: () => "B-loader" });
         if (got !== "B-remote") {
           clock.advance(1_000);
@@ -138,7 +138,7 @@ describe("two tiers over a scripted Redis", () => {
   test("a corrupt entry is a logged miss and the loader runs", async () => {
     const { fake, cache, redisLog, teardown } = setup();
     try {
-      fake.set("ac:k", '{"json":"from another library"}');
+      fake.set("ac:" + entryKey("k"), '{"json":"from another library"}');
       assert.equal(await cache.get("k", { loader: () => "fresh" }), "fresh");
       assert.ok(redisLog.warnings.some((w) => w.includes("not a valid async-cache entry")));
       await cache.flush();
@@ -192,7 +192,7 @@ describe("two tiers over a scripted Redis", () => {
     const closing = cache.close();
     setTimeout(release, 20);
     await closing;
-    assert.equal(fake.getString("ac:k") !== undefined, true);
+    assert.equal(fake.getString("ac:" + entryKey("k")) !== undefined, true);
     assert.ok(fake.connections.some((c) => !c.closed), "the cache left the backend open");
     await backend.close();
     assert.ok(fake.connections.every((c) => c.closed));

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, DiskBackend, encodeValue, type FileStore, RedisBackend } from "../mod.ts";
 import { FakeRedis } from "../src/testing/fake_redis.ts";
-import { RecordingLogger } from "./_helpers.ts";
+import { entryKey, RecordingLogger } from "./_helpers.ts";
 
 function memoryFiles(): FileStore {
   const files = new Map<string, Uint8Array>();
@@ -45,9 +45,9 @@ describe("disk warm start with a shared Redis", () => {
     await first.redis.close();
 
     // While this instance is down, others change and remove entries in Redis.
-    fake.set("ac:changed", encodeValue("new"));
+    fake.set("ac:" + entryKey("changed"), encodeValue("new"));
     const admin = new RedisBackend({ transport: fake.connect, tracking: false });
-    await admin.delete("removed");
+    await admin.delete(entryKey("removed"));
     await admin.close();
 
     const second = start();

@@ -16,6 +16,7 @@ import {
   type RemoteEntry,
   type RemoteSetOptions,
 } from "../remote/remote_backend.ts";
+import { namespacePrefix } from "../remote/_generations.ts";
 
 /** See the module doc. */
 export class AgentRemote extends RemoteCacheBackend {
@@ -41,7 +42,7 @@ export class AgentRemote extends RemoteCacheBackend {
     return this.#backend.delete(key);
   }
   async clear(): Promise<void> {
-    await this.#backend.deleteByPrefix(this.#namespace);
+    await this.#backend.deleteByPrefix(namespacePrefix(this.#namespace));
   }
   override deleteByPrefix(prefix: string, doomed?: (value: unknown) => boolean): Promise<number> {
     return this.#backend.deleteByPrefix(prefix, doomed);

@@ -34,8 +34,27 @@
 export const GENERATION_PREFIX = "__ac:";
 const NS = "__ac:ns:";
 const TAG = "__ac:tag:";
+const LEASE = "__ac:lease:";
 /** Marks an entry envelope (a value no application stores by accident). */
 const ENVELOPE = "\u0000async-cache:entry:2";
+
+/**
+ * Where namespace `namespace`'s entries live in a backend: its length, the
+ * namespace, then the key (`"5:agent:" + key`; no namespace: `"0::" + key`).
+ * The mapping from (namespace, key) to a backend key is injective (the
+ * length says where the namespace ends), so namespaces that are prefixes of
+ * each other (`tenant:a`, `tenant:a:b`) never share a key, a cache without
+ * a namespace has a sub-space of its own, and since every entry key starts
+ * with a digit, no entry key is ever a reserved (`__ac:`) key.
+ */
+export function namespacePrefix(namespace: string): string {
+  return `${namespace.length}:${namespace}:`;
+}
+
+/** The lease key of an entry key (reserved: no entry key starts with `__ac:`). */
+export function leaseKey(key: string): string {
+  return LEASE + key;
+}
 
 /** The counter key of a namespace. */
 export function namespaceKey(namespace: string): string {

@@ -50,6 +50,7 @@ import {
   counterKeys,
   currency,
   type Generations,
+  namespacePrefix,
   nextStamp,
   parseGenerationKey,
   unwrap,
@@ -181,7 +182,7 @@ export class RemoteTier {
   ) {
     this.backend = backend;
     this.#namespace = namespace;
-    this.#prefix = namespace === "" ? "" : `${namespace}:`;
+    this.#prefix = namespacePrefix(namespace);
     this.#logger = logger;
     this.#breaker = new CircuitBreaker(clock);
     this.#clock = clock;
@@ -236,7 +237,7 @@ export class RemoteTier {
         this.#known.delete(key); // changed: no longer tracked until read again
         if ("tag" in generation) (tags ??= []).push(generation.tag);
         else if (generation.namespace === this.#namespace) return { kind: "all" };
-      } else if (prefix === "" || key.startsWith(prefix)) {
+      } else if (key.startsWith(prefix)) {
         (mine ??= []).push(key.slice(prefix.length));
       }
     }
@@ -282,7 +283,7 @@ export class RemoteTier {
   async lookupMany(keys: readonly string[], tags?: readonly string[]): Promise<Lookup> {
     const n = keys.length;
     if (!this.#breaker.allow()) return missed(n, true);
-    const full = this.#prefix === "" ? keys : keys.map((k) => this.#prefix + k);
+    const full = keys.map((k) => this.#prefix + k);
     const genKeys = counterKeys(this.#namespace, tags ?? []);
     try {
       const [raw, values] = await Promise.all([
@@ -469,19 +470,23 @@ export class RemoteTier {
    * is raised to now (O(1): every entry stamped before is a miss from now
    * on, in every process), then those entries, and only those, are deleted
    * in the background (`deleteByPrefix`, awaited by `flush()`). With no
-   * namespace: everything the backend owns. Failures are logged.
+   * namespace: the entries of this cache's sub-space (`"0::"`), swept
+   * before it resolves; namespaced caches' entries and the counters are
+   * not touched. Failures are logged.
    */
   async clear(): Promise<void> {
     const namespace = this.#namespace;
     try {
-      if (namespace === "") await this.#quietly(() => this.backend.clear());
-      else {
-        const stamp = nextStamp();
+      const stamp = nextStamp();
+      const old = (value: unknown) => {
+        const envelope = unwrap(value);
+        return !envelope || (envelope.namespace === namespace && envelope.stamp <= stamp);
+      };
+      if (namespace === "") {
+        // No counter to raise: the sweep of this cache's sub-space is the clear.
+        await this.#quietly(() => this.backend.deleteByPrefix(this.#prefix, old));
+      } else {
         await this.#quietly(() => this.backend.bumpGenerations(counterKeys(namespace, []), stamp));
-        const old = (value: unknown) => {
-          const envelope = unwrap(value);
-          return !envelope || (envelope.namespace === namespace && envelope.stamp <= stamp);
-        };
         this.#track(
           this.backend.deleteByPrefix(this.#prefix, old).then(
             () => {},

@@ -26,12 +26,11 @@ import {
   type RemoteSetOptions,
 } from "./remote_backend.ts";
 import { Invalidations } from "./_invalidations.ts";
+import { leaseKey } from "./_generations.ts";
 import { type DecodeOptions, decodeValue } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
 
 const SCAN_COUNT = "1000";
-/** Appended to a key for its lease (a NUL byte: no cache key of this library's making ends so). */
-const LEASE_SUFFIX = "\u0000lease";
 /** The one member of a generation counter (a sorted set, so that a bump is `ZADD GT`). */
 const COUNTER_MEMBER = "g";
 /** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
@@ -331,14 +330,14 @@ export class RedisBackend extends RemoteCacheBackend {
   }
 
   /**
-   * Takes the lease of `key`: `SET <prefix><key>\0lease 1 NX PX ttlMs`, so it
+   * Takes the lease of `key`: `SET <prefix>__ac:lease:<key> 1 NX PX ttlMs`, so it
    * expires by itself if the holder dies.
    */
   override async acquireLease(key: string, ttlMs: number): Promise<boolean> {
     const px = Math.max(1, Math.ceil(Math.min(ttlMs, MAX_PX)));
     const reply = await this.client.command([
       "SET",
-      this.prefix + key + LEASE_SUFFIX,
+      this.prefix + leaseKey(key),
       "1",
       "NX",
       "PX",
@@ -353,7 +352,7 @@ export class RedisBackend extends RemoteCacheBackend {
    * before the value is there.
    */
   override async releaseLease(key: string): Promise<void> {
-    await this.client.command(["UNLINK", this.prefix + key + LEASE_SUFFIX]);
+    await this.client.command(["UNLINK", this.prefix + leaseKey(key)]);
   }
 
   /** Closes the connection (every node's, and the sentinel subscription). */
