@@ -94,7 +94,8 @@ export async function checkStaleReads(lib, port, { durationMs, killEveryMs }) {
   const admin = new RedisClient({ connect: defaultConnect, host: "127.0.0.1", port });
 
   const keys = Array.from({ length: KEYS }, (_, i) => `item:${i}`);
-  const index = new Map(keys.map((k, i) => [k, i]));
+  /** Backend key (what `onInvalidate` reports) → index: a cache without a namespace stores `k` as `0::k`. */
+  const index = new Map(keys.map((k, i) => [`0::${k}`, i]));
   /** The "database": the current version of each key. */
   const db = new Map(keys.map((k) => [k, 0]));
   /** Per key: [version, resolved at] of each completed write, in order. */
