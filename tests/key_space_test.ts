@@ -9,7 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { AsyncCache, RedisBackend } from "../mod.ts";
+import { AsyncCache, RedisBackend, RemoteCacheBackend } from "../mod.ts";
 import { AgentCache, withAgentContext } from "../src/agent/mod.ts";
 import { namespacePrefix } from "../src/remote/_generations.ts";
 import { FakeRedis } from "../src/testing/mod.ts";
@@ -253,5 +253,44 @@ describe("16.1 the key space is injective (fast-check)", () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("a custom backend without deleteByPrefix", () => {
+  test("a cache with no namespace clears it whole (clear()), as before, with nothing logged", async () => {
+    const data = new Map<string, unknown>();
+    let cleared = 0;
+    class Whole extends RemoteCacheBackend {
+      get(key: string) {
+        return Promise.resolve(data.get(key));
+      }
+      set(key: string, value: unknown) {
+        data.set(key, value);
+        return Promise.resolve();
+      }
+      delete(key: string) {
+        data.delete(key);
+        return Promise.resolve();
+      }
+      clear() {
+        cleared++;
+        data.clear();
+        return Promise.resolve();
+      }
+      close() {
+        return Promise.resolve();
+      }
+    }
+    const logger = new RecordingLogger();
+    const cache = new AsyncCache<string>({ remoteCache: new Whole(), logger });
+    await cache.set("k", "v");
+    await cache.flush();
+    assert.equal(data.size, 1);
+    await cache.clear();
+    assert.equal(cleared, 1);
+    assert.equal(data.size, 0);
+    assert.deepEqual([...logger.warnings, ...logger.errors], []);
+    assert.equal(cache.getMetrics().breaker, "closed");
+    await cache.close();
   });
 });

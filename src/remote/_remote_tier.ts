@@ -29,11 +29,11 @@ import { RedisReplyError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Clock } from "../time.ts";
 import { type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
-import type {
-  CoherenceMode,
+import {
+  type CoherenceMode,
   RemoteCacheBackend,
-  RemoteEntry,
-  RemoteSetOptions,
+  type RemoteEntry,
+  type RemoteSetOptions,
 } from "./remote_backend.ts";
 
 const IF_ABSENT: RemoteSetOptions = { ifAbsent: true };
@@ -484,7 +484,11 @@ export class RemoteTier {
       };
       if (namespace === "") {
         // No counter to raise: the sweep of this cache's sub-space is the clear.
-        await this.#quietly(() => this.backend.deleteByPrefix(this.#prefix, old));
+        // A backend that cannot delete by prefix can only be cleared whole.
+        const sweeps = this.backend.deleteByPrefix !== RemoteCacheBackend.prototype.deleteByPrefix;
+        await this.#quietly(() =>
+          sweeps ? this.backend.deleteByPrefix(this.#prefix, old) : this.backend.clear()
+        );
       } else {
         await this.#quietly(() => this.backend.bumpGenerations(counterKeys(namespace, []), stamp));
         this.#track(

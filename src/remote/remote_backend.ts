@@ -92,8 +92,8 @@ export abstract class RemoteCacheBackend {
    * Deletes every key that starts with `prefix`; a cache's `clear()` calls it
    * with its namespace. With `doomed`, only the entries whose value it
    * accepts are deleted (a namespace's sweep of old generations), quietly.
-   * The default rejects: a backend that cannot delete by
-   * prefix can only be cleared whole (by a cache with no namespace).
+   * The default rejects: a backend that cannot delete by prefix can only be
+   * cleared whole (a cache with no namespace then calls `clear()`).
    *
    * @returns How many keys were deleted.
    */
