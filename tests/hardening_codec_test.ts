@@ -52,6 +52,11 @@ describe("hardening: bounded decoding (issue 16 item 3)", () => {
   });
 
   test("property: any bytes after a header decode within the budget or throw SerializationError", () => {
+    // The empty body first, after a costly decode: the cost reported is this call's, not the last one's.
+    assert.throws(() => decodeValue(emptyMaps(100_000)), SerializationError);
+    assert.ok(lastDecodeCost() > 0);
+    assert.throws(() => decodeValue(Uint8Array.from([0xac, 0xca, 0x01])), SerializationError);
+    assert.equal(lastDecodeCost(), 0);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (body) => {
         const bytes = new Uint8Array(3 + body.length);

@@ -142,13 +142,28 @@ describe("RedisBackend on a Redis Cluster (3 primaries + 3 replicas)", { skip },
     }
   });
 
+  test("connections to primaries open as their slots are used, not all at discovery (issue 16 item 8)", async () => {
+    const b = backend({ prefix: "lazy:", healthCheckInterval: 50 });
+    await b.get("x");
+    await sleep(300); // several health checks: they ping open connections only
+    const primaries = await clusterClient(b).primaries();
+    assert.equal(primaries.length, 3);
+    const open = primaries.filter((p) => p.status === "ready").length;
+    // The seed the topology was read from, and the primary of "x" (perhaps the same one).
+    assert.ok(open >= 1 && open <= 2, `${open} of 3 primaries connected after one get`);
+    await b.getMany(Array.from({ length: 30 }, (_, i) => `k${i}`));
+    await waitFor(() => primaries.every((p) => p.status === "ready"), 3_000);
+  });
+
   test("the health check PINGs every primary each interval, not one in turn (issue 15 item 21)", async () => {
     const INTERVAL = 50;
     const b = backend({ prefix: "hc:", healthCheckInterval: INTERVAL });
-    await b.get("x");
+    // Keys on every primary (connections open as slots are used).
+    await b.getMany(Array.from({ length: 30 }, (_, i) => `x${i}`));
     await waitFor(() => b.coherence === "tracking", 3_000);
     const primaries = await clusterClient(b).primaries();
     assert.equal(primaries.length, 3);
+    await waitFor(() => primaries.every((p) => p.status === "ready"), 3_000);
     // Count the PINGs each primary's connection is given (wrapping its command()).
     const pings = primaries.map(() => 0);
     primaries.forEach((p, i) => {

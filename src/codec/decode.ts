@@ -117,6 +117,7 @@ function charge(r: Reader, at: number, cost: number): void {
  * ```
  */
 export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): unknown {
+  lastCost = 0; // a refusal before decoding spends nothing
   if (!(bytes instanceof Uint8Array)) {
     throw new SerializationError(
       `Cannot decode: expected a Uint8Array, received ${bytes === null ? "null" : typeof bytes}`,

@@ -29,7 +29,7 @@ function text(reply: Reply): string | undefined {
  * connection per primary, each of which the health check must reach).
  */
 type TrackedClient = Pick<RedisClient, "tracking" | "command" | "addEventListener"> & {
-  primaries?(): Promise<Pick<RedisClient, "command">[]>;
+  primaries?(): Promise<Pick<RedisClient, "command" | "status">[]>;
 };
 
 const ignore = (): void => {};
@@ -157,8 +157,11 @@ export class Invalidations {
       client?.command(["PING"]).catch(ignore);
       return;
     }
+    // Every open connection (a primary never used has none: connections are lazy).
     client.primaries().then((nodes) => {
-      for (const node of nodes) node.command(["PING"]).catch(ignore);
+      for (const node of nodes) {
+        if (node.status === "ready") node.command(["PING"]).catch(ignore);
+      }
     }, ignore);
   }
 

@@ -688,7 +688,8 @@ export class RedisClusterClient extends EventTarget {
     }
     this.#slots = slots;
     this.#primaries = primaries;
-    for (const client of primaries) client.connect().catch(noop);
+    // Lazy: a primary's connection opens with the first command for its slots
+    // (a topology naming many nodes does not open as many connections at once).
     if (this.#status !== "ready") {
       this.#status = "ready";
       this.dispatchEvent(new RedisClientEvent("ready"));
