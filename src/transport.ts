@@ -26,7 +26,7 @@ export interface TlsOptions {
   /**
    * PEM-encoded CA certificate(s) to trust. On Node and Bun they replace the system store (a
    * pin: only servers certified by them are accepted). On Deno they are trusted **in addition
-   * to** Deno's root store (`Deno.connectTls`'s `caCerts` offers no pin), so a server with any
+   * to** Deno's root store (Deno's TLS connect takes extra CA certificates, not a pin), so a server with any
    * publicly trusted certificate for the name is accepted too.
    */
   ca?: string | string[];

@@ -25,10 +25,20 @@ import {
 } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
-import { type Command, type CommandArg, encodeCommands } from "./encoder.ts";
-import { decodeUtf8, type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
+import { type Command, encodeCommands } from "./encoder.ts";
+import { type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
 import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
+import {
+  handshake,
+  type HandshakeSettings,
+  type HandshakeWarnings,
+  scrubSecret,
+} from "./_handshake.ts";
+import { dedicatedCommand } from "./_shared_connection.ts";
+import { type ClientStatus, RedisClientEvent } from "./client_event.ts";
+
+export { type ClientStatus, RedisClientEvent } from "./client_event.ts";
 
 /** Options of {@linkcode RedisClient}. */
 export interface RedisClientOptions {
@@ -78,38 +88,6 @@ export interface RedisClientOptions {
   tracking?: readonly string[];
 }
 
-/** Where the client is in its lifecycle. */
-export type ClientStatus = "idle" | "connecting" | "ready" | "reconnecting" | "closed";
-
-/**
- * A lifecycle event of {@linkcode RedisClient}: `connect` (transport open),
- * `ready` (handshake done), `reconnecting` (a retry is scheduled: `delayMs`,
- * `attempt`), `error` (a connection failed: `error`), `close` (closed by the user).
- */
-export class RedisClientEvent extends Event {
-  /** The failure, for `error` and `reconnecting` events. */
-  readonly error: Error | undefined;
-  /** The delay before the next attempt, for `reconnecting`. */
-  readonly delayMs: number | undefined;
-  /** The retry number (0 for the first), for `reconnecting`. */
-  readonly attempt: number | undefined;
-  /**
-   * Creates an event.
-   *
-   * @param type The event type.
-   * @param init Details.
-   */
-  constructor(
-    type: "connect" | "ready" | "reconnecting" | "error" | "close",
-    init: { error?: Error; delayMs?: number; attempt?: number } = {},
-  ) {
-    super(type);
-    this.error = init.error;
-    this.delayMs = init.delayMs;
-    this.attempt = init.attempt;
-  }
-}
-
 /** A command waiting for its reply. */
 interface Pending {
   resolve: (reply: Reply) => void;
@@ -152,18 +130,6 @@ const CLIENT_OPTION_NAMES = optionNames<RedisClientOptions>({
 
 const noop = (): void => {};
 const MAX_TIMER = 2 ** 31 - 1;
-/**
- * Replies that mean the credentials are wrong or missing. `NOPERM` is not one:
- * a user without permission for a command is correctly authenticated, and
- * retrying its password would never help.
- */
-const AUTH_CODES = new Set(["WRONGPASS", "NOAUTH"]);
-/** What the credential codes mean, said in our words (the server's may echo arguments). */
-const AUTH_HINTS: Record<string, string> = {
-  WRONGPASS: "wrong username or password, or the user is disabled",
-  NOAUTH: "the server wants a password",
-};
-
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
 }
@@ -249,7 +215,6 @@ export class RedisClient extends EventTarget {
   readonly #onPush: ((push: PushReply) => void) | undefined;
   readonly #trackingArgs: readonly string[] | undefined;
   #tracking = false;
-  #trackingWarned = false;
 
   #status: ClientStatus = "idle";
   #protocol: 2 | 3 | undefined;
@@ -272,8 +237,8 @@ export class RedisClient extends EventTarget {
   #logged = new Set<string>();
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #closing: Promise<void> | undefined;
-  /** A refused `CLIENT SETNAME` (RESP2) was logged: not again. */
-  #setnameWarned = false;
+  /** Handshake warnings (RESP2 only, refused tracking or SETNAME) said once, across reconnects. */
+  readonly #warned: HandshakeWarnings = { tracking: false, setname: false };
 
   /**
    * Creates a client; it connects on the first command or on `connect()`.
@@ -688,116 +653,23 @@ export class RedisClient extends EventTarget {
   }
 
   async #handshake(conn: Conn): Promise<void> {
-    const password = this.#password;
-    const name = this.#clientName;
-    let protocol: 2 | 3 = 2;
-    let authenticated = password === undefined;
-    let named = name === undefined;
-    if (this.#wantProtocol === 3) {
-      // One round trip for protocol, credentials and name. SETNAME inside HELLO
-      // needs no `client|setname` permission, so a least-privilege user keeps its name.
-      const hello: CommandArg[] = ["HELLO", "3"];
-      if (password !== undefined) hello.push("AUTH", this.#username ?? "default", password);
-      if (name !== undefined) hello.push("SETNAME", name);
-      const [helloReply] = this.#internal(conn, [hello]);
-      const reply = await helloReply;
-      if (reply instanceof RedisReplyError) {
-        // NOPROTO, or "unknown command" (Redis < 6, or HELLO renamed), or NOAUTH from a
-        // Redis < 6 that wants AUTH before any command it does not know: fall back to
-        // RESP2. Decided from the code alone: the text may echo our arguments (the
-        // password among them), so it is never quoted, and a password that contains
-        // the word "password" cannot turn a refusal into an auth failure.
-        // NOAUTH is a credentials problem only when we sent none.
-        if (reply.code === "WRONGPASS" || (reply.code === "NOAUTH" && password === undefined)) {
-          throw this.#authError("HELLO", reply);
-        }
-        this.#logger?.debug?.(
-          `Redis at ${this.#where} refused HELLO 3 (${this.#codeOf(reply)}); using RESP2`,
-        );
-      } else {
-        protocol = 3;
-        authenticated = named = true;
-      }
-    }
-    const setup: Command[] = [];
-    if (!authenticated) {
-      setup.push(
-        this.#username !== undefined ? ["AUTH", this.#username, password!] : ["AUTH", password!],
-      );
-    }
-    if (this.#db !== 0) setup.push(["SELECT", this.#db]);
-    if (!named) setup.push(["CLIENT", "SETNAME", name!]);
-    const tracking = this.#trackingArgs !== undefined && protocol === 3;
-    if (tracking) setup.push(["CLIENT", "TRACKING", "ON", ...this.#trackingArgs!]);
-    let trackingOn = tracking;
-    if (this.#trackingArgs !== undefined && !tracking && !this.#trackingWarned) {
-      this.#trackingWarned = true;
-      this.#logger?.warn(
-        `Redis at ${this.#where} speaks RESP2 only: no server-assisted invalidation; ` +
-          `L1 copies of shared entries live until their TTL`,
-      );
-    }
-    if (setup.length > 0) {
-      const replies = await Promise.all(this.#internal(conn, setup));
-      for (let i = 0; i < replies.length; i++) {
-        const reply = replies[i];
-        if (!(reply instanceof RedisReplyError)) continue;
-        const command = String(setup[i][0]);
-        if (command === "AUTH" || AUTH_CODES.has(reply.code)) {
-          throw this.#authError(command, reply);
-        }
-        if (command === "CLIENT" && setup[i][1] === "TRACKING") {
-          trackingOn = false;
-          if (!this.#trackingWarned) {
-            this.#trackingWarned = true;
-            this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT TRACKING (${this.#scrub(reply.message)}); ` +
-                `L1 copies of shared entries live until their TTL (grant +client|tracking to fix)`,
-            );
-          }
-          continue;
-        }
-        if (command === "CLIENT") {
-          // The name is a courtesy to operators: a user without `client|setname`
-          // (least privilege) still gets a working connection.
-          if (!this.#setnameWarned) {
-            this.#setnameWarned = true;
-            this.#logger?.warn(
-              `Redis at ${this.#where} refused CLIENT SETNAME (${this.#scrub(reply.message)}); ` +
-                `continuing without a connection name (set clientName: null to skip it)`,
-            );
-          }
-          continue;
-        }
-        throw new RedisConnectionError(
-          `Redis connection setup failed: ${setup[i].slice(0, 2).join(" ")} answered ${
-            this.#scrub(reply.message)
-          }`,
-          { cause: new RedisReplyError(this.#scrub(reply.message)) },
-        );
-      }
-    }
+    const settings: HandshakeSettings = {
+      password: this.#password,
+      username: this.#username,
+      clientName: this.#clientName,
+      db: this.#db,
+      protocol: this.#wantProtocol,
+      trackingArgs: this.#trackingArgs,
+      where: this.#where,
+      logger: this.#logger,
+    };
+    const { protocol, tracking } = await handshake(
+      (commands) => this.#internal(conn, commands),
+      settings,
+      this.#warned,
+    );
     this.#protocol = protocol;
-    this.#tracking = trackingOn;
-  }
-
-  /**
-   * The error for refused credentials. Only the reply's code is kept, in the message and in
-   * the cause: a refusal may echo the arguments it was sent, and Redis cuts the echo at 128
-   * bytes, so scrubbing the whole password out of it could still leave a prefix of it.
-   */
-  #authError(command: string, reply: RedisReplyError): RedisAuthError {
-    const code = this.#codeOf(reply);
-    const hint = AUTH_HINTS[code] ?? "the server's text is not quoted: it may echo the password";
-    return new RedisAuthError(`Redis refused the credentials (${command}): ${code} (${hint})`, {
-      cause: new RedisReplyError(code),
-    });
-  }
-
-  /** A reply's code when it looks like one (`WRONGPASS`, `ERR`), else a neutral word. */
-  #codeOf(reply: RedisReplyError): string {
-    const code = reply.code;
-    return /^[A-Z][A-Z_-]{0,31}$/.test(code) ? this.#scrub(code) : "an error";
+    this.#tracking = tracking;
   }
 
   /** `text` with every occurrence of the password masked. */
@@ -905,73 +777,6 @@ export class RedisClient extends EventTarget {
       { cause: last },
     );
   }
-}
-
-/** `text` with every occurrence of `secret` replaced by `***` (nothing to do without one). */
-function scrubSecret(text: string, secret: string | undefined): string {
-  return secret === undefined || secret === "" ? text : text.split(secret).join("***");
-}
-
-/**
- * Commands whose replies are not one per command, in order: push messages
- * (RESP3) or a message stream (RESP2) follow. On the shared connection they
- * would hand the next command's reply to the wrong caller.
- */
-const DEDICATED_COMMANDS = new Set([
-  "SUBSCRIBE",
-  "PSUBSCRIBE",
-  "SSUBSCRIBE",
-  "UNSUBSCRIBE",
-  "PUNSUBSCRIBE",
-  "SUNSUBSCRIBE",
-  "MONITOR",
-]);
-
-/**
- * Commands that change the connection under every other caller: `CLIENT REPLY OFF|SKIP`
- * silences replies (the next caller would get the wrong one), `RESET` and `HELLO` (with
- * another protocol, `AUTH` or `SETNAME`) drop the authentication, database, tracking or
- * protocol the handshake set up.
- */
-const STATE_COMMANDS = new Set(["RESET"]);
-
-/** The upper-cased name if `args` is refused on the shared connection; cheap for every other command. */
-function dedicatedCommand(args: Command, protocol: number): string | undefined {
-  const name = args[0];
-  let length: number;
-  let first: number;
-  if (typeof name === "string") {
-    length = name.length;
-    first = name.charCodeAt(0);
-  } else if (name instanceof Uint8Array) {
-    length = name.length;
-    first = name[0];
-  } else return undefined;
-  // HELLO, RESET (5 letters) to PUNSUBSCRIBE (12), starting with C, H, M, P, R, S or U.
-  if (length < 5 || length > 12) return undefined;
-  const c = first | 0x20;
-  if (
-    c !== 0x63 && c !== 0x68 && c !== 0x6d && c !== 0x70 && c !== 0x72 && c !== 0x73 &&
-    c !== 0x75
-  ) return undefined;
-  const upper = (typeof name === "string" ? name : decodeUtf8(name as Uint8Array)).toUpperCase();
-  if (DEDICATED_COMMANDS.has(upper) || STATE_COMMANDS.has(upper)) return upper;
-  // HELLO alone, or naming the protocol in use, only reads server information: allowed;
-  // another protocol, AUTH or SETNAME changes the connection.
-  if (upper === "HELLO") {
-    if (args.length > 2) return "HELLO";
-    if (args.length === 2) {
-      const p = args[1];
-      const text = p instanceof Uint8Array ? decodeUtf8(p) : String(p);
-      if (text !== String(protocol)) return "HELLO";
-    }
-  }
-  if (upper === "CLIENT" && args.length > 1) {
-    const sub = args[1];
-    const text = typeof sub === "string" ? sub : sub instanceof Uint8Array ? decodeUtf8(sub) : "";
-    if (text.toUpperCase() === "REPLY") return "CLIENT REPLY";
-  }
-  return undefined;
 }
 
 function asError(error: unknown): Error {
