@@ -6,9 +6,8 @@
  * @module
  */
 import * as fsp from "node:fs/promises";
-import process from "node:process";
-import type { FileInfo, FileStore } from "../src/file_store.ts";
-import { type NodeFs, nodeSweepFs, writeAtomicNode } from "./file_store_node.ts";
+import type { FileStore } from "../src/file_store.ts";
+import { inspectNode, type NodeFs, nodeSweepFs, writeAtomicNode } from "./file_store_node.ts";
 
 /** The members of a `BunFile` used here. */
 export interface BunFile {
@@ -42,21 +41,7 @@ function bun(): BunFs {
 export function createBunFileStore(getBun: () => BunFs = bun, fs: NodeFs = fsp): FileStore {
   const sweep = nodeSweepFs(fs);
   return {
-    async inspect(path: string): Promise<FileInfo | undefined> {
-      try {
-        const st = await fsp.lstat(path);
-        const uid = typeof process.getuid === "function" ? process.getuid() : null;
-        return {
-          isFile: st.isFile(),
-          uid: uid === null ? null : st.uid,
-          processUid: uid,
-          mode: st.mode,
-        };
-      } catch (error) {
-        if ((error as { code?: string }).code === "ENOENT") return undefined;
-        throw error;
-      }
-    },
+    inspect: inspectNode,
     async read(path: string): Promise<Uint8Array | undefined> {
       try {
         return new Uint8Array(await getBun().file(path).arrayBuffer());

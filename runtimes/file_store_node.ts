@@ -109,21 +109,7 @@ export async function syncFolderNode(fs: NodeFs, path: string): Promise<void> {
 export function createNodeFileStore(fs: NodeFs = fsp): FileStore {
   const sweep = nodeSweepFs(fs);
   return {
-    async inspect(path: string): Promise<FileInfo | undefined> {
-      try {
-        const st = await fsp.lstat(path);
-        const uid = typeof process.getuid === "function" ? process.getuid() : null;
-        return {
-          isFile: st.isFile(),
-          uid: uid === null ? null : st.uid,
-          processUid: uid,
-          mode: st.mode,
-        };
-      } catch (error) {
-        if ((error as { code?: string }).code === "ENOENT") return undefined;
-        throw error;
-      }
-    },
+    inspect: inspectNode,
     async read(path: string): Promise<Uint8Array | undefined> {
       try {
         const buf = await fs.readFile(path);
@@ -157,3 +143,20 @@ export function createNodeFileStore(fs: NodeFs = fsp): FileStore {
  * ```
  */
 export const nodeFileStore: FileStore = createNodeFileStore();
+
+/** `lstat` of `path` as a {@linkcode FileInfo} (a symlink is not followed); `undefined` if absent. */
+export async function inspectNode(path: string): Promise<FileInfo | undefined> {
+  try {
+    const st = await fsp.lstat(path);
+    const uid = typeof process.getuid === "function" ? process.getuid() : null;
+    return {
+      isFile: st.isFile(),
+      uid: uid === null ? null : st.uid,
+      processUid: uid,
+      mode: st.mode,
+    };
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
