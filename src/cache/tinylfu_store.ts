@@ -14,7 +14,7 @@
 import type { Clock } from "../time.ts";
 import { FrequencySketch, hashKey, randomSeed } from "./_frequency_sketch.ts";
 import { type SegmentHost, Segments } from "./_segments.ts";
-import { NONE, SlotStore } from "./_slot_store.ts";
+import { SlotStore } from "./_slot_store.ts";
 import { FRACTIONS, WindowTuner } from "./_window_tuner.ts";
 
 /** The window share a store starts with (index in `FRACTIONS`). */
@@ -142,10 +142,12 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     }
   }
 
+  /** Room for one entry past `maxsize`: it is inserted, then the regions decide who leaves. */
   protected override allocate(): number {
     if (this.free.length > 0) return this.free.pop()!;
-    if (this.used < this.capacity) return this.used++;
-    this.#growTo(Math.max(this.capacity * 2, 1));
+    if (this.used >= this.capacity) {
+      this.growSlots(Math.min(Math.max(this.capacity * 2, 1), this.max + 1));
+    }
     return this.used++;
   }
 
@@ -163,10 +165,5 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     hashes.set(this.#hashes);
     this.#hashes = hashes;
     this.#segments.grow(capacity);
-  }
-
-  /** Room for one entry past `maxsize`: it is inserted, then the duel decides who leaves. */
-  #growTo(capacity: number): void {
-    this.growSlots(Math.min(capacity, this.max + 1));
   }
 }
