@@ -117,10 +117,27 @@ export class CacheState<V> {
     this.tags.set(k, tags);
   }
 
-  /** The size of an L1 entry for the byte budget (0 without one). */
+  /**
+   * The size of an L1 entry for the byte budget (0 without one; `Infinity`,
+   * so not kept, when it has no size: logged once per cache).
+   */
   sizeOf(k: string, value: V): number {
-    return this.config.maxBytes === Infinity ? 0 : sizeFor(this.config.sizeOf, value, k);
+    if (this.config.maxBytes === Infinity) return 0;
+    const size = sizeFor(this.config.sizeOf, value, k);
+    if (!Number.isNaN(size)) return size;
+    if (!this.#unsized) {
+      this.#unsized = true;
+      this.logger.warn(
+        `async-cache: no size for key "${k}" (${
+          this.config.sizeOf === undefined
+            ? "the codec cannot encode the value"
+            : "sizeOf threw or returned no number >= 0"
+        }); such entries are served but not kept in L1 (maxBytes)`,
+      );
+    }
+    return Infinity;
   }
+  #unsized = false;
 
   /** Drops `k` from L1 (its write turned out to be invalidated already). */
   forget(k: string): void {

@@ -25,8 +25,9 @@ export function createStore<V>(maxsize: number, clock: Clock, options: StoreOpti
 
 /**
  * The size of `value` under `key` for the byte budget: `sizeOf`'s answer, or
- * the length of the value's encoding. `Infinity` (so not kept in L1) when
- * the answer is not a number >= 0 or the codec cannot encode the value.
+ * the length of the value's encoding. `NaN` when the answer is not a
+ * number >= 0, `sizeOf` threw, or the codec cannot encode the value (the
+ * caller then keeps the entry out of L1).
  */
 export function sizeFor(
   sizeOf: StoreOptions["sizeOf"],
@@ -35,8 +36,8 @@ export function sizeFor(
 ): number {
   try {
     const size = sizeOf === undefined ? encodeValue(value).byteLength : sizeOf(value, key);
-    return typeof size === "number" && size >= 0 ? size : Infinity;
+    return typeof size === "number" && size >= 0 ? size : NaN;
   } catch {
-    return Infinity;
+    return NaN;
   }
 }
