@@ -11,8 +11,8 @@
  * Expiry is checked on access (no timers). `expires` is an entry's
  * *logical* expiry; an entry stored with a `keepMs` stays behind it until
  * `keep`, readable only through `stale()`. `refreshAt` marks when an early
- * refresh is due. The clock is read through `now()`, which a store may
- * amortise (see `coarse_clock.ts`).
+ * refresh is due. The system clock is read at most once a millisecond
+ * (`_coarse_clock.ts`).
  *
  * Internal.
  *
@@ -20,6 +20,7 @@
  */
 
 import type { Clock } from "../time.ts";
+import { storeClock } from "./_coarse_clock.ts";
 
 /** No slot. */
 export const NONE = -1;
@@ -56,7 +57,7 @@ export abstract class SlotStore<V> {
    */
   constructor(maxsize: number, clock: Clock, maxBytes = Infinity) {
     this.max = maxsize;
-    this.clock = clock;
+    this.clock = storeClock(clock);
     this.maxBytes = maxBytes;
     this.capacity = Math.min(maxsize, INITIAL_CAPACITY);
     if (maxBytes !== Infinity) this.sizes = new Float64Array(this.capacity);
