@@ -2,7 +2,8 @@
  * `npm run check:model`: the model-based consistency checker (see
  * `tests/_model.ts` for the model and the window) over many seeds, on a
  * throwaway redis-server. On a failure it shrinks (halves the op count, then
- * drops ops one at a time) and prints a replayable command.
+ * drops ops one at a time, keeping a step only while the first failure's
+ * shape still shows) and prints a replayable command.
  *
  *   deno run -A scripts/check_model.ts [--seed N] [--seeds 200] [--ops 100]
  *     [--instances 2] [--tracking false] [--profile default|kill|restart|calm|writes|reconnect]
@@ -53,11 +54,23 @@ const keepOnly = (ops: number, keep: string) => {
   return new Set([...Array(ops).keys()].filter((i) => !kept.has(i)));
 };
 
-/** Fails at least once in `tries` runs (timing makes some failures flaky). */
-async function fails(c: RunConfig, tries = 3): Promise<string[] | undefined> {
+/**
+ * A failure's shape: what kind of value was read (`w`rite, `l`oad,
+ * `undefined`) and what kind of change had ended it ("read w:14 ... ended by
+ * inv#16" is `w/inv`). The shrinker keeps a step only if the failure it
+ * started from still shows in this shape, so it does not wander off to
+ * another bug that a smaller program happens to show.
+ */
+const shape = (failure: string) =>
+  `${failure.match(/ read (undefined|[a-z]+)/)?.[1]}/${
+    failure.match(/ended by (\w+)#/)?.[1] ?? (failure.includes("never a candidate") ? "never" : "?")
+  }`;
+
+/** Fails at least once in `tries` runs, in `want`'s shape (timing makes some failures flaky). */
+async function fails(c: RunConfig, want: string, tries = 3): Promise<string[] | undefined> {
   for (let i = 0; i < tries; i++) {
     const r = await run(c);
-    if (r.failures.length) return r.failures;
+    if (r.failures.some((f) => shape(f) === want)) return r.failures;
   }
   return undefined;
 }
@@ -76,8 +89,9 @@ try {
     if (a["no-shrink"] || a.keep) continue;
     let ops = base.ops;
     let last = result.failures;
+    const want = shape(result.failures[0]);
     while (ops > 4) {
-      const f = await fails({ ...base, seed, ops: Math.floor(ops / 2) });
+      const f = await fails({ ...base, seed, ops: Math.floor(ops / 2) }, want);
       if (!f) break;
       ops = Math.floor(ops / 2);
       last = f;
@@ -85,7 +99,7 @@ try {
     const drop = new Set<number>();
     for (let id = ops - 1; id >= 0; id--) {
       drop.add(id);
-      const f = await fails({ ...base, seed, ops, drop }, 2);
+      const f = await fails({ ...base, seed, ops, drop }, want, 2);
       if (f) last = f;
       else drop.delete(id);
     }
@@ -95,8 +109,8 @@ try {
       (a.lib ? ` --lib ${a.lib}` : "");
     const kept = [...Array(ops).keys()].filter((i) => !drop.has(i)).join(",");
     console.log(
-      `  shrunk: npm run check:model -- ${flags} --keep ${kept}\n  ${
-        last.slice(0, 3).join("\n  ")
+      `  shrunk (${want}): npm run check:model -- ${flags} --keep ${kept}\n  ${
+        last.filter((f) => shape(f) === want).slice(0, 3).join("\n  ")
       }`,
     );
   }

@@ -34,7 +34,8 @@
  * be lost (the cache degrades to L1 while its backend reconnects), so it
  * ends nothing. A paused loader (`pause`) holds every loader for a while.
  * Profiles: `writes` (only set/delete/peek on one key, no faults: item 1),
- * `calm` (no faults), `default` (3% faults), `kill`, `restart`.
+ * `calm` (no faults), `default` (3% faults), `kill`, `restart`, and
+ * `reconnect` (item 4: rounds ordered across instances by `sync` ops).
  * After the program, every instance reads every key past the window (the
  * quiescent read: what a lost delete or a stale write-back shows as).
  *
@@ -46,7 +47,8 @@
  *   (item 2 via `refresh()`; on 801d944 `refresh` does not take `tags` at all).
  * - seed 43 (unshrunk) also shows `w:72` read on both instances after a
  *   later `set` completed (item 1's "an older write wins" shape; not
- *   shrunk to it yet: the shrinker keeps any failure).
+ *   shrunk to it: the shrinker then kept any failure, and now keeps the
+ *   first failure's shape, e.g. `w/inv`).
  * - `--profile writes --seed 7 --ops 3` (and `--seed 3 --ops 6 --keep 0,1,3`):
  *   `set(k)` then `await delete(k)` on one instance, and every instance
  *   reads the set value afterwards (item 1).
@@ -54,17 +56,28 @@
  * `set` on one instance and a `delete` on another are close: `set()`
  * resolves before its L2 write lands (flush), so they may land in either
  * order; the model does not yet know when another instance's write landed.
- * Item 4 is not found: after a kill, the model forgives lost changes for
- * 500 ms. The `reconnect` profile (one namespace, two tags, tagged sets
- * and invalidations, and after each kill every instance waits out the
- * recovery) fails 3–5 of seeds 1–100 at 12 ops on 801d944, but the
- * failures it shows are items 1/2 (a first tagged set racing another
- * instance's `invalidateTags`: e.g. seed 77, `ended by inv#6`), not a set
- * after a reconnect; they are timing-dependent (replaying one seed alone
- * often passes). The reproduction of item 4 is the scripted test in
- * consistency_test.ts.
+ * **Item 4** (`--profile reconnect`, whose rounds are, see `generateReconnect`:
+ * A reads `k` with tag `t`, every connection is killed and every instance
+ * waits out the recovery, A sets `k` with `t`, B invalidates `t`, A reads
+ * `k` past the window): on 801d944 `--profile reconnect --ops 20 --seeds 20`
+ * fails 20 of 20 (`read w:7 ... ended by inv#9`: A keeps its set after B's
+ * invalidation). Seed 1 shrinks to `--seed 1 --ops 10 --profile reconnect
+ * --keep 2,5,7,8,9`: A sets `b` with `t1` (it reads `t1`'s counter), the
+ * connections are killed, A sets `b` with `t1` again (801d944 stamps it from
+ * the counters it remembers: no read, so the new connection tracks nothing),
+ * B invalidates `t1`, and A's quiescent read still returns A's second set.
+ * The same seeds pass on this branch (50/50 at 20 ops; the shrunk case too).
+ * Why the rounds end with A's own read: on 801d944 A tracks `k` since its
+ * set, so another instance's quiescent read, which repairs (deletes) the
+ * invalidated L2 entry, drops A's copy first and hides the bug.
+ * **Found on this branch** (not item 4): `--profile reconnect --ops 40
+ * --seed 25 --keep 30,31,32,33,34,35,36,37,38,39` fails about 4 runs in 5:
+ * a read that finds an invalidated entry repairs it with an unconditional
+ * `UNLINK`, and when another instance's `set` of that key lands between the
+ * read and the `UNLINK`, the new value is deleted (both instances then miss:
+ * a lost write, not a stale read). 29/30 seeds at 40 ops pass.
  * Current main: 100/100 seeds calm, 60/60 default with `tracking: false`,
- * 20/20 `kill` at 100 ops; 30/30 `reconnect` at 12 ops.
+ * 20/20 `kill` at 100 ops; 50/50 `reconnect` at 20 ops.
  *
  * @module
  */
@@ -107,7 +120,8 @@ export interface Op {
     | "batch"
     | "kill"
     | "restart"
-    | "pause";
+    | "pause"
+    | "sync";
   ns: number;
   key: string;
   tags: string[];
@@ -141,6 +155,7 @@ const RECOVERY_MS = 500;
 
 /** The op program for a seed (the same seed always gives the same program). */
 export function generate(seed: number, count: number, instances: number, profile: Profile): Op[] {
+  if (profile === "reconnect") return generateReconnect(seed, count, instances);
   const rnd = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const ops: Op[] = [];
@@ -148,8 +163,6 @@ export function generate(seed: number, count: number, instances: number, profile
     ? 0
     : profile === "default"
     ? 0.03
-    : profile === "reconnect"
-    ? 0.08
     : 0.06;
   for (let id = 0; id < count; id++) {
     const r = rnd();
@@ -157,14 +170,11 @@ export function generate(seed: number, count: number, instances: number, profile
     if (r < faults) {
       kind = profile === "restart"
         ? "restart"
-        : profile === "kill" || profile === "reconnect"
+        : profile === "kill"
         ? "kill"
         : pick(["kill", "kill", "restart", "pause"] as const);
     } else if (profile === "writes") {
       kind = pick(["set", "set", "delete", "peek"] as const);
-    } else if (profile === "reconnect") {
-      // Tagged writes and invalidations after reconnects (issue 15 item 4).
-      kind = pick(["set", "set", "inv", "peek", "peek", "get"] as const);
     } else {
       kind = pick(
         [
@@ -184,18 +194,12 @@ export function generate(seed: number, count: number, instances: number, profile
         ] as const,
       );
     }
-    const tags = profile === "reconnect"
-      ? [pick(TAGS.slice(0, 2))]
-      : rnd() < 0.5
-      ? [pick(TAGS)]
-      : rnd() < 0.3
-      ? [...TAGS]
-      : [];
+    const tags = rnd() < 0.5 ? [pick(TAGS)] : rnd() < 0.3 ? [...TAGS] : [];
     ops.push({
       id,
       inst: Math.floor(rnd() * instances),
       kind,
-      ns: profile === "reconnect" ? 0 : Math.floor(rnd() * NS),
+      ns: Math.floor(rnd() * NS),
       key: profile === "writes" ? "a" : pick(KEYS),
       tags,
       bg: profile === "writes"
@@ -205,6 +209,52 @@ export function generate(seed: number, count: number, instances: number, profile
         : rnd() < 0.1,
       delayMs: kind === "getSlow" || kind === "pause" ? 20 + Math.floor(rnd() * 60) : 0,
     });
+  }
+  return ops;
+}
+
+/**
+ * The `reconnect` profile (issue 15 item 4): one namespace, two tags, and
+ * mostly *rounds* of the shape that loses an invalidation when a reconnect
+ * keeps what a tier remembers of the counters: instance A looks `k` up with
+ * tag `t` (so it has read, and tracked, `t`'s counter), every connection is
+ * killed and every instance waits out the recovery, A sets `k` with tag `t`,
+ * then B invalidates `t`. `sync` ops order the steps across instances (each
+ * instance waits there for all the others). Between rounds, random tagged
+ * ops (sets, invalidations, lookups) on any key, so that most rounds are
+ * followed by no other change of their key before the quiescent read.
+ */
+function generateReconnect(seed: number, count: number, instances: number): Op[] {
+  const rnd = mulberry32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const tags = TAGS.slice(0, 2);
+  const ops: Op[] = [];
+  const push = (kind: Op["kind"], inst: number, key: string, tag: string, delayMs = 0) => {
+    if (ops.length < count) {
+      ops.push({ id: ops.length, inst, kind, ns: 0, key, tags: [tag], bg: false, delayMs });
+    }
+  };
+  while (ops.length < count) {
+    const a = Math.floor(rnd() * instances);
+    const key = pick(KEYS);
+    const tag = pick(tags);
+    if (rnd() < 0.4) {
+      const b = (a + 1 + Math.floor(rnd() * (instances - 1))) % instances;
+      push("get", a, key, tag);
+      push("sync", -1, "", tag);
+      push("kill", a, key, tag);
+      push("sync", -1, "", tag);
+      push("set", a, key, tag);
+      push("sync", -1, "", tag);
+      push("inv", b, key, tag);
+      // Past the window, A reads k before anyone else does: another instance's
+      // read of the invalidated entry would repair (delete) it in L2, and on
+      // 801d944 A tracks k since its set, so the quiescent read would miss it.
+      push("sync", -1, "", tag, 250);
+      push("peek", a, key, tag);
+    } else {
+      push(pick(["set", "set", "inv", "peek", "peek", "get"] as const), a, key, tag);
+    }
   }
   return ops;
 }
@@ -323,8 +373,22 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   let current: Op | undefined;
   /** reconnect profile: no op starts before this (the recovery after a kill). */
   let quietUntil = 0;
+  /** `sync` ops: every instance waits at one until all have reached it. */
+  const barriers = new Map<number, { arrived: number; open: Promise<void>; release(): void }>();
+  const arrive = (id: number): Promise<void> => {
+    let b = barriers.get(id);
+    if (b === undefined) {
+      let release!: () => void;
+      const open = new Promise<void>((r) => (release = r));
+      b = { arrived: 0, open, release };
+      barriers.set(id, b);
+    }
+    if (++b.arrived === n) b.release();
+    return b.open;
+  };
   const exec = async (op: Op): Promise<void> => {
     current = op;
+    if (op.kind === "sync") return arrive(op.id).then(() => sleep(op.delayMs));
     const cache = caches[op.inst][op.ns];
     const { ns, key, tags } = op;
     switch (op.kind) {
@@ -450,7 +514,7 @@ export async function runOnce(lib: Lib, port: number, config: RunConfig, server:
   // background op is not waited for by its chain.
   const chains = Array.from({ length: n }, (_, inst) =>
     (async () => {
-      for (const op of ops.filter((o) => o.inst === inst)) {
+      for (const op of ops.filter((o) => o.inst === inst || o.kind === "sync")) {
         if (quietUntil > now()) await sleep(quietUntil - now());
         const p = exec(op);
         if (op.bg) pending.push(p);

@@ -2,14 +2,17 @@
  * Issue 15: the layers compose. Each test is one reported item, in the
  * default configuration: two or more caches, each on its own RedisBackend
  * (tracking on), with namespaces and tags, against a real redis-server;
- * the items that also hold without tracking run both ways. Every one of
- * these failed on the main of 801d944.
+ * the items that also hold without tracking run both ways. Item 3 needs a
+ * reply and a push in one read, which only a scripted transport (FakeRedis)
+ * delivers on demand. Every one of these failed on the main of 801d944.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend, RedisClient } from "../mod.ts";
 import { defaultConnect } from "../runtimes/mod.ts";
 import { RecordingLogger, sleep, waitFor } from "./_helpers.ts";
+import { FakeRedis } from "../src/testing/fake_redis.ts";
+import type { Connect, Transport } from "../src/transport.ts";
 import {
   type RedisServer,
   redisServerAvailable,
@@ -262,6 +265,79 @@ for (const tracking of [true, false]) {
     }
   });
 }
+
+describe("issue 15: consistency, scripted transport", () => {
+  test("3. a tag the reader did not declare, invalidated in the read that brings its counter, is not kept in L1", async () => {
+    // Redis answers the counter read, then another instance raises that
+    // counter and Redis pushes its invalidation: both can reach the client
+    // in one read. A real server will not split its output where a test
+    // wants it, so the fake joins the reply and the push into one chunk.
+    const fake = new FakeRedis();
+    const tag = "t3";
+    const counter = `c15:__ac:tag:${tag}`;
+    let trap: "off" | "armed" | "reply" | "push" | "done" = "off";
+    let held: Uint8Array | undefined;
+    let joined = false;
+    let invalidated: Promise<void> | undefined;
+    let readerTransport: Transport | undefined;
+    // deno-lint-ignore prefer-const
+    let b: AsyncCache<string>;
+    const readerConnect: Connect = async (options, handlers) => {
+      const transport = await fake.connect(options, {
+        onClose: (error) => handlers.onClose(error),
+        onData(bytes) {
+          if (trap === "reply") {
+            // The counter reply (the value before the invalidation): held until the push.
+            trap = "push";
+            held = bytes.slice();
+            invalidated = b.invalidateTags([tag]);
+            return;
+          }
+          if (trap === "push") {
+            trap = "done";
+            joined = bytes[0] === 0x3e; // ">": a RESP3 push
+            const one = new Uint8Array(held!.length + bytes.length);
+            one.set(held!);
+            one.set(bytes, held!.length);
+            handlers.onData(one);
+            return;
+          }
+          handlers.onData(bytes);
+        },
+      });
+      readerTransport = transport;
+      return transport;
+    };
+    const stop = fake.onCommand((args, command) => {
+      if (
+        trap === "armed" && command.conn.transport === readerTransport &&
+        ["GET", "MGET", "ZSCORE"].includes(command.name) && args.slice(1).includes(counter)
+      ) trap = "reply";
+      return undefined;
+    });
+    const backend = (connect: Connect) =>
+      new RedisBackend({ transport: connect, prefix: "c15:", logger: new RecordingLogger() });
+    const readerBackend = backend(readerConnect);
+    const writerBackend = backend(fake.connect);
+    const options = { namespace: "ns3", defaultTtl: 60_000, logger: new RecordingLogger() };
+    const a = new AsyncCache<string>({ remoteCache: readerBackend, ...options });
+    b = new AsyncCache<string>({ remoteCache: writerBackend, ...options });
+    try {
+      await b.set("k", "v", { tags: [tag] }); // the entry carries the tag, and its counter exists
+      await b.flush();
+      trap = "armed";
+      await a.get("k"); // no tags declared: the entry's tag counter is read after the entry
+      await invalidated;
+      assert.equal(trap, "done", "the lookup read the tag's counter");
+      assert.ok(joined, "the push came in the same chunk as the counter reply");
+      assert.equal(await a.get("k"), undefined, "kept in L1 after its tag was invalidated");
+    } finally {
+      stop();
+      for (const c of [a, b, readerBackend, writerBackend]) await c.close();
+      await fake.close();
+    }
+  });
+});
 
 describe("issue 15: events", () => {
   test("20. a batch load emits one load event per key", async () => {
