@@ -20,6 +20,7 @@ export async function run(lib) {
   const opts = { loader };
 
   const ours = new AsyncCache({ maxsize: MAX });
+  const tiny = new AsyncCache({ maxsize: MAX, policy: "tinylfu" });
   const lruFetch = new LRUCache({ max: MAX, fetchMethod: loader });
   const lru = new LRUCache({ max: MAX });
   const bento = new BentoCache({
@@ -31,6 +32,7 @@ export async function run(lib) {
   const next = () => keys[i = (i + 1) % KEYS];
   const rows = await compare([
     ["async-cache get(key, { loader })", () => ours.get(next(), opts)],
+    ['async-cache get(key, { loader }), policy "tinylfu"', () => tiny.get(next(), opts)],
     ["lru-cache fetch", () => lruFetch.fetch(next())],
     ["lru-cache get ?? set + await", () => {
       const k = next();
@@ -44,6 +46,7 @@ export async function run(lib) {
     ],
   ]);
   await ours.close();
+  await tiny.close();
   await bento.disconnect();
   return {
     title: "L1 churn (10,000 keys through 1,000 entries, sync loader)",

@@ -1,5 +1,6 @@
 /**
- * Case 1: an L1 hit through `cache.get(key, { loader })` on 1,000 hot keys,
+ * Case 1: an L1 hit through `cache.get(key, { loader })` on 1,000 hot keys
+ * (also: with a `defaultTtl`, under `policy: "tinylfu"`, with `maxBytes`),
  * against the floor of any async API (`Map.get` + `await`), lru-cache
  * (`.get` + `await`, and `.fetch`), bentocache's memory `getOrSet`, and our
  * decorator's hit path. Every call is awaited by mitata, the same for all.
@@ -23,6 +24,10 @@ export async function run(lib) {
   const map = new Map(keys.map((k, i) => [k, values[i]]));
   const lru = new LRUCache({ max: 10_000, fetchMethod: loader });
   const ours = new AsyncCache({ maxsize: 10_000 });
+  const oursTtl = new AsyncCache({ maxsize: 10_000, defaultTtl: "1h" });
+  const tiny = new AsyncCache({ maxsize: 10_000, policy: "tinylfu" });
+  const tinyTtl = new AsyncCache({ maxsize: 10_000, policy: "tinylfu", defaultTtl: "1h" });
+  const bytes = new AsyncCache({ maxsize: 10_000, maxBytes: 64 << 20 });
   const bento = new BentoCache({
     default: "memory",
     stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) },
@@ -30,6 +35,7 @@ export async function run(lib) {
   for (let i = 0; i < N; i++) {
     lru.set(keys[i], values[i]);
     await ours.set(keys[i], values[i]);
+    for (const c of [oursTtl, tiny, tinyTtl, bytes]) await c.set(keys[i], values[i]);
     await bento.set({ key: keys[i], value: values[i], ttl: "1h" });
   }
   const memoized = AsyncLRU({ maxsize: 10_000 })((id) => ({ id }));
@@ -42,6 +48,10 @@ export async function run(lib) {
     ["Map.get + await (floor)", () => Promise.resolve(map.get(next()))],
     ["async-cache get(key, { loader })", () => ours.get(next(), opts)],
     ["async-cache get(key)", () => ours.get(next())],
+    ["async-cache get(key), defaultTtl", () => oursTtl.get(next())],
+    ['async-cache get(key), policy "tinylfu"', () => tiny.get(next())],
+    ['async-cache get(key), "tinylfu" + defaultTtl', () => tinyTtl.get(next())],
+    ["async-cache get(key), maxBytes", () => bytes.get(next())],
     ["lru-cache get + await", () => Promise.resolve(lru.get(next()))],
     ["lru-cache fetch", () => lru.fetch(next())],
     [
@@ -52,6 +62,7 @@ export async function run(lib) {
   ]);
 
   await ours.close();
+  for (const c of [oursTtl, tiny, tinyTtl, bytes]) await c.close();
   await memoized.cache.close();
   await bento.disconnect();
   return {

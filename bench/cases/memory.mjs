@@ -32,12 +32,16 @@ export function run(lib) {
     const ours = perEntry(() => new AsyncCache({ maxsize: N }), (c) => {
       for (let i = 0; i < N; i++) void c.set(keys[i], values[i]);
     });
+    const tiny = perEntry(() => new AsyncCache({ maxsize: N, policy: "tinylfu" }), (c) => {
+      for (let i = 0; i < N; i++) void c.set(keys[i], values[i]);
+    });
     const lru = perEntry(() => new LRUCache({ max: N }), (c) => {
       for (let i = 0; i < N; i++) c.set(keys[i], values[i]);
     });
-    keep.push(ours.cache, lru.cache);
+    keep.push(ours.cache, tiny.cache, lru.cache);
     if (round === 1) {
       rows.push({ name: "async-cache AsyncCache", bytes_per_entry: ours.bytes });
+      rows.push({ name: 'async-cache AsyncCache, policy "tinylfu"', bytes_per_entry: tiny.bytes });
       rows.push({ name: "lru-cache", bytes_per_entry: lru.bytes });
     }
   }

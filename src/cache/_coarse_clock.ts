@@ -15,24 +15,29 @@
  */
 import { type Clock, systemClock } from "../time.ts";
 
+/** The time read last (0: none held), and how many more reads may use it. */
 let cached = 0;
-let reads = 0;
+let left = 0;
 
 function forget(): void {
   cached = 0;
 }
 
+function read(): number {
+  const armed = cached !== 0;
+  cached = Date.now();
+  left = 15;
+  if (!armed) {
+    const timer = setTimeout(forget, 1) as unknown as { unref?: () => void };
+    if (typeof timer === "object") timer.unref?.();
+  }
+  return cached;
+}
+
 /** See the module doc. */
 export const coarseClock: Clock = {
   now(): number {
-    if (cached !== 0 && (++reads & 15) !== 0) return cached;
-    const armed = cached !== 0;
-    cached = Date.now();
-    if (!armed) {
-      const timer = setTimeout(forget, 1) as unknown as { unref?: () => void };
-      if (typeof timer === "object") timer.unref?.();
-    }
-    return cached;
+    return --left > 0 && cached !== 0 ? cached : read();
   },
 };
 

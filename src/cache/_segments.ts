@@ -99,9 +99,23 @@ export class Segments {
       this.#unlink(slot);
       this.#link(slot, PROTECTED);
       if (this.counts[PROTECTED] > this.protectedMax) this.#move(this.tails[PROTECTED], PROBATION);
-    } else if (this.heads[r] !== slot) {
-      this.#unlink(slot);
-      this.#link(slot, r);
+    } else {
+      // The hit path: a move to the head within the region, inlined (the
+      // slot is not the head, so it has a predecessor).
+      const heads = this.heads;
+      const head = heads[r];
+      if (head === slot) return;
+      const next = this.next;
+      const prev = this.prev;
+      const p = prev[slot];
+      const n = next[slot];
+      next[p] = n;
+      if (n !== NONE) prev[n] = p;
+      else this.tails[r] = p;
+      prev[slot] = NONE;
+      next[slot] = head;
+      prev[head] = slot;
+      heads[r] = slot;
     }
   }
 

@@ -19,7 +19,7 @@ import { type SegmentHost, Segments } from "./_segments.ts";
 /** The window shares the shadows try. */
 export const FRACTIONS: readonly number[] = [0.01, 0.1, 0.3, 0.6, 0.9, 0.99];
 /** Sampled keys aim at this many entries per shadow. */
-const SHADOW_ENTRIES = 512;
+const SHADOW_ENTRIES = 256;
 /** A period is at most this many times a shadow's capacity in sampled accesses (the first ones are shorter). */
 const PERIOD = 10;
 /** The smallest share of keys sampled, for large caches. */
@@ -29,69 +29,112 @@ const Z = 2.5;
 /** How much of a period's evidence carries into the next. */
 const DECAY = 0.5;
 
-/** A cache of key hashes, with its own regions, for one window share. */
+/** The bit in `Shadows.masks` that keeps an id alive while an access is replayed. */
+const PINNED = 0x80;
+
+/** One shadow cache: its own regions over the ids of `Shadows`, for one window share. */
 class Shadow implements SegmentHost {
   readonly segments: Segments;
-  readonly #index = new Map<number, number>();
-  #hashes: Int32Array;
-  #free: number[] = [];
-  #used = 0;
-  #capacity: number;
-  #rng: number;
+  readonly #bit: number;
+  count = 0;
+  capacity: number;
   /** Sampled accesses this shadow hit and the one in force missed, and the reverse. */
   wins = 0;
   losses = 0;
 
   constructor(
+    readonly owner: Shadows,
+    index: number,
     capacity: number,
     fraction: number,
-    readonly sketch: FrequencySketch,
-    seed: number,
   ) {
-    this.#capacity = capacity;
-    this.#hashes = new Int32Array(capacity + 1);
-    this.segments = new Segments(capacity + 1, fraction);
-    this.segments.resize(capacity);
-    this.#rng = seed | 1;
-  }
-
-  resize(capacity: number): void {
-    if (capacity + 1 > this.#hashes.length) {
-      const hashes = new Int32Array(capacity + 1);
-      hashes.set(this.#hashes);
-      this.#hashes = hashes;
-      this.segments.grow(capacity + 1);
-    }
-    this.#capacity = capacity;
+    this.#bit = 1 << index;
+    this.capacity = capacity;
+    this.segments = new Segments(owner.hashes.length, fraction);
     this.segments.resize(capacity);
   }
 
-  /** Replays an access; `true` on a hit. */
-  access(hash: number): boolean {
-    const slot = this.#index.get(hash);
-    if (slot !== undefined) {
-      this.segments.touch(slot);
-      return true;
-    }
-    const fresh = this.#free.length > 0 ? this.#free.pop()! : this.#used++;
-    this.#index.set(hash, fresh);
-    this.#hashes[fresh] = hash;
-    this.segments.insert(fresh);
+  /** Replays an access to `id`, which this shadow does not hold. */
+  insert(id: number): void {
+    this.owner.masks[id] |= this.#bit;
+    this.count++;
+    this.segments.insert(id);
     this.segments.maintain(this);
-    return false;
   }
 
   over(): boolean {
-    return this.#index.size > this.#capacity;
+    return this.count > this.capacity;
   }
-  frequency(slot: number): number {
-    return this.sketch.frequency(this.#hashes[slot]);
+  frequency(id: number): number {
+    return this.owner.sketch.frequency(this.owner.hashes[id]);
   }
-  evict(slot: number): void {
-    this.#index.delete(this.#hashes[slot]);
-    this.segments.remove(slot);
-    this.#free.push(slot);
+  evict(id: number): void {
+    this.segments.remove(id);
+    this.count--;
+    this.owner.release(id, this.#bit);
   }
+  random(): number {
+    return this.owner.random();
+  }
+}
+
+/**
+ * The shadow caches, sharing one index of the sampled keys they hold: a key
+ * has one id, and a bit per shadow that holds it, so an access costs one
+ * lookup however many shadows there are.
+ */
+class Shadows {
+  readonly list: Shadow[];
+  readonly #index = new Map<number, number>();
+  hashes: Int32Array;
+  masks: Uint8Array;
+  #free: number[] = [];
+  #used = 0;
+  #rng: number;
+
+  constructor(capacity: number, readonly sketch: FrequencySketch, seed: number) {
+    const ids = 2 * capacity + 2;
+    this.hashes = new Int32Array(ids);
+    this.masks = new Uint8Array(ids);
+    this.#rng = seed | 1;
+    this.list = FRACTIONS.map((f, i) => new Shadow(this, i, capacity, f));
+  }
+
+  /** Replays an access to `hash` in every shadow; the bits of those that hit. */
+  access(hash: number): number {
+    let id = this.#index.get(hash);
+    if (id === undefined) {
+      id = this.#allocate();
+      this.#index.set(hash, id);
+      this.hashes[id] = hash;
+    }
+    const held = this.masks[id];
+    this.masks[id] = held | PINNED;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      if ((held >>> i) & 1) list[i].segments.touch(id);
+      else list[i].insert(id);
+    }
+    this.release(id, PINNED);
+    return held;
+  }
+
+  /** Clears `bit` of `id`; an id no shadow holds is freed. */
+  release(id: number, bit: number): void {
+    const mask = this.masks[id] & ~bit;
+    this.masks[id] = mask;
+    if (mask !== 0) return;
+    this.#index.delete(this.hashes[id]);
+    this.#free.push(id);
+  }
+
+  resize(capacity: number): void {
+    for (const s of this.list) {
+      s.capacity = capacity;
+      s.segments.resize(capacity);
+    }
+  }
+
   random(): number {
     let x = this.#rng;
     x ^= x << 13;
@@ -99,11 +142,26 @@ class Shadow implements SegmentHost {
     x ^= x << 5;
     return this.#rng = x;
   }
+
+  #allocate(): number {
+    if (this.#free.length > 0) return this.#free.pop()!;
+    if (this.#used === this.hashes.length) {
+      const size = 2 * this.hashes.length;
+      const hashes = new Int32Array(size);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+      const masks = new Uint8Array(size);
+      masks.set(this.masks);
+      this.masks = masks;
+      for (const s of this.list) s.segments.grow(size);
+    }
+    return this.#used++;
+  }
 }
 
 /** See the module doc. */
 export class WindowTuner {
-  readonly #shadows: Shadow[];
+  readonly #shadows: Shadows;
   /** Sampled when `hash * SAMPLE_MULT` (unsigned) falls below this. */
   readonly #threshold: number;
   readonly #rate: number;
@@ -119,11 +177,11 @@ export class WindowTuner {
    * @param maximum The store's capacity in entries.
    * @param start Index in `FRACTIONS` of the starting share.
    */
-  constructor(maximum: number, readonly sketch: FrequencySketch, seed: number, start: number) {
+  constructor(maximum: number, sketch: FrequencySketch, seed: number, start: number) {
     this.#rate = Math.min(1, Math.max(SHADOW_ENTRIES / maximum, MIN_RATE));
     this.#threshold = Math.floor(this.#rate * 0x100000000);
     const capacity = Math.max(1, Math.round(maximum * this.#rate));
-    this.#shadows = FRACTIONS.map((f, i) => new Shadow(capacity, f, sketch, seed + i));
+    this.#shadows = new Shadows(capacity, sketch, seed);
     this.#capacity = capacity;
     this.#period = capacity;
     this.current = start;
@@ -136,14 +194,13 @@ export class WindowTuner {
 
   /** Replays a sampled access in every shadow; returns a new window share when it should move, else -1. */
   record(hash: number): number {
-    const shadows = this.#shadows;
-    const currentHit = shadows[this.current].access(hash);
+    const hits = this.#shadows.access(hash);
+    const shadows = this.#shadows.list;
+    const currentHit = (hits >>> this.current) & 1;
     for (let i = 0; i < shadows.length; i++) {
-      if (i === this.current) continue;
-      const s = shadows[i];
-      if (s.access(hash) !== currentHit) {
-        if (currentHit) s.losses++;
-        else s.wins++;
+      if (((hits >>> i) & 1) !== currentHit) {
+        if (currentHit) shadows[i].losses++;
+        else shadows[i].wins++;
       }
     }
     if (++this.#samples < this.#period) return -1;
@@ -180,7 +237,7 @@ export class WindowTuner {
   /** Follows a change of the store's capacity (a byte-bounded store's entry count). */
   resize(maximum: number): void {
     const capacity = Math.max(1, Math.round(maximum * this.#rate));
-    for (const s of this.#shadows) s.resize(capacity);
+    this.#shadows.resize(capacity);
     this.#capacity = capacity;
   }
 }
