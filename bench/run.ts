@@ -40,12 +40,13 @@ interface Row {
   p99_ns?: number;
   ops_per_s?: number;
   bytes_per_entry?: number;
+  ratio?: number;
 }
 interface Table {
   id: string;
   title: string;
   baseline: string;
-  unit: "time" | "latency" | "ops" | "bytes";
+  unit: "time" | "latency" | "ops" | "bytes" | "ratio";
   rows: Row[];
 }
 interface RuntimeResult {
@@ -135,7 +136,11 @@ function markdownTable(t: Table): string {
   const base = find(t, t.baseline)!;
   const lines: string[] = [];
   const push = (cells: string[]) => lines.push(`| ${cells.join(" | ")} |`);
-  if (t.unit === "bytes") {
+  if (t.unit === "ratio") {
+    push(["", "ratio"]);
+    push(["---", "---:"]);
+    for (const r of t.rows) push([r.name, fmtX(r.ratio!)]);
+  } else if (t.unit === "bytes") {
     push(["", "bytes / entry", `÷ ${t.baseline}`]);
     push(["---", "---:", "---:"]);
     for (const r of t.rows) {
@@ -236,6 +241,59 @@ function checks(results: RuntimeResult[]): Check[] {
           "faster",
         );
       }
+    }
+    // Issue 17: what the policy, the TTL clock and the byte budget cost.
+    const plainHit = find(hit, "async-cache get(key)");
+    const ratioOf = (table: Table | undefined, name: string, base: Row | undefined) => {
+      const row = find(table, name);
+      return row && base ? row.avg_ns! / base.avg_ns! : undefined;
+    };
+    add(
+      rt,
+      'L1 hit, policy "tinylfu" ≤ 1.3× "lru"',
+      ratioOf(hit, 'async-cache get(key), policy "tinylfu"', plainHit),
+      (r) => r <= 1.3,
+      '"lru"\'s time',
+    );
+    add(
+      rt,
+      "L1 hit with a defaultTtl ≤ 1.1× without",
+      ratioOf(hit, "async-cache get(key), defaultTtl", plainHit),
+      (r) => r <= 1.1,
+      "the time without",
+    );
+    const churn = t("l1_churn");
+    add(
+      rt,
+      'L1 miss and insert, policy "tinylfu" ≤ 1.5× "lru"',
+      ratioOf(
+        churn,
+        'async-cache get(key, { loader }), policy "tinylfu"',
+        find(churn, "async-cache get(key, { loader })"),
+      ),
+      (r) => r <= 1.5,
+      '"lru"\'s time',
+    );
+    const tinyMem = find(t("memory"), 'async-cache AsyncCache, policy "tinylfu"');
+    const lruMem = find(t("memory"), "lru-cache");
+    if (tinyMem && lruMem) {
+      add(
+        rt,
+        'Memory per entry, policy "tinylfu" ≤ 1.5× lru-cache',
+        tinyMem.bytes_per_entry! / lruMem.bytes_per_entry!,
+        (r) => r <= 1.5,
+        "lru-cache's",
+      );
+    }
+    const budget = find(t("byte_budget"), "heap growth ÷ maxBytes");
+    if (budget) {
+      add(
+        rt,
+        "Heap growth ≤ 1.2× maxBytes (values of 1 KB to 1 MB churning)",
+        budget.ratio!,
+        (r) => r <= 1.2,
+        "the budget",
+      );
     }
     const auto = "ioredis (enableAutoPipelining)";
     const g100 = t("resp_get100");

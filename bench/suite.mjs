@@ -16,9 +16,11 @@ import * as twoTier from "./cases/two_tier.mjs";
 import * as memory from "./cases/memory.mjs";
 import * as staleReads from "./cases/stale_reads.mjs";
 import * as cluster from "./cases/cluster.mjs";
+import * as byteBudget from "./cases/byte_budget.mjs";
 
 const CASES = {
   memory,
+  byte_budget: byteBudget,
   l1_hit: l1Hit,
   l1_churn: l1Churn,
   resp,
