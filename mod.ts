@@ -26,6 +26,7 @@ export {
   type CacheListener,
   type CacheMetrics,
   type CacheServingOptions,
+  type EvictionPolicy,
   type GetOptions,
   type LeaseOptions,
   type Loader,

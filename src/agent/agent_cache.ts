@@ -34,6 +34,7 @@ import {
   type CacheMetrics,
 } from "../cache/async_cache.ts";
 import type { CacheServingOptions } from "../cache/_serve.ts";
+import type { EvictionPolicy } from "../cache/cache_options.ts";
 import { Counters } from "../cache/_metrics.ts";
 import { type Fn, memoizer, type Site } from "../cache/_memoize.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
@@ -90,6 +91,12 @@ export interface AgentCacheOptions extends CacheServingOptions {
   remoteCache?: RemoteCacheBackend;
   /** Most results kept in L1 for this tool. Default 1024. */
   maxsize?: number;
+  /** Which results L1 keeps when full: `"lru"` (default) or `"tinylfu"` (see `AsyncCacheOptions.policy`). */
+  policy?: EvictionPolicy;
+  /** A budget for this tool's L1 in bytes, beside `maxsize`. Default: none. */
+  maxBytes?: number;
+  /** The size in bytes of a result, for `maxBytes`. Default: its encoded length. */
+  sizeOf?(value: unknown, key: string): number;
   /** The tool's name in its keys. Default: the function's (or method's) name. */
   name?: string;
   /** Resources (or resource scopes) to invalidate after the wrapped tool succeeds. */
@@ -159,6 +166,9 @@ const AGENT_NAMES = optionNames<AgentCacheOptions>({
   localTtl: true,
   remoteCache: true,
   maxsize: true,
+  policy: true,
+  maxBytes: true,
+  sizeOf: true,
   name: true,
   invalidates: true,
   logger: true,
@@ -525,8 +535,10 @@ function cachedTool(
     refreshAhead: options.refreshAhead,
     lease: options.lease,
   };
+  const store = { policy: options.policy, maxBytes: options.maxBytes, sizeOf: options.sizeOf };
   resolveCacheOptions(WHAT, {
     maxsize,
+    ...store,
     logger: options.logger,
     clock: options.clock,
     remoteCache: remote,
@@ -539,7 +551,17 @@ function cachedTool(
     const tool = toolName(options, site.name);
     const where = `AgentCache tool "${tool}" (resource "${resource}")`;
     const rec = record(resource);
-    const fingerprint = JSON.stringify([scopeKind, ttl, localTtl, maxsize, serving, String(fn)]);
+    const fingerprint = JSON.stringify([
+      scopeKind,
+      ttl,
+      localTtl,
+      maxsize,
+      store.policy,
+      store.maxBytes,
+      String(store.sizeOf),
+      serving,
+      String(fn),
+    ]);
     let shared = rec.tools.get(tool);
     if (shared !== undefined && (shared.fingerprint !== fingerprint || shared.remote !== remote)) {
       throw new InvalidOptionError(
@@ -553,6 +575,7 @@ function cachedTool(
       shared = {
         cache: new AsyncCache<unknown>({
           maxsize,
+          ...store,
           defaultTtl: localTtl,
           remoteCache: remote && new AgentRemote(remote, ttl, NAMESPACE),
           namespace: NAMESPACE,
@@ -686,7 +709,7 @@ function mutatingTool(
 /** The metrics of a tool that caches nothing: all zero. */
 function NO_METRICS(): CacheMetrics {
   return new Counters().snapshot(
-    { size: 0, evictions: 0, expirations: 0 },
+    { size: 0, bytes: 0, evictions: 0, expirations: 0 },
     undefined,
     "none",
     "none",

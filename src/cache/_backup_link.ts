@@ -14,7 +14,7 @@
 import type { Logger } from "../logger.ts";
 import type { DiskBackend } from "../persist/disk_backend.ts";
 import type { Clock } from "../time.ts";
-import type { LruStore } from "./lru_store.ts";
+import type { L1Store } from "./_l1_store.ts";
 
 /** See the module doc. */
 export class BackupLink<V> {
@@ -32,17 +32,18 @@ export class BackupLink<V> {
 
   constructor(
     backup: DiskBackend,
-    store: LruStore<V>,
+    store: L1Store<V>,
     maxsize: number,
     clock: Clock,
     logger: Logger,
     isOpen: () => boolean,
     holdForValidation: boolean,
+    sizeOf: (key: string, value: V) => number,
   ) {
     this.#backup = backup;
     this.#clock = clock;
     if (holdForValidation) this.#held = new Map();
-    this.ready = this.loading = this.#load(store, maxsize, clock, logger, isOpen);
+    this.ready = this.loading = this.#load(store, maxsize, clock, logger, isOpen, sizeOf);
   }
 
   /** Records that `key` changed (a snapshot entry for it is then out of date). */
@@ -72,7 +73,7 @@ export class BackupLink<V> {
   }
 
   /** Saves the store's live entries, after the load and after earlier saves. */
-  async save(store: LruStore<V>, clock: Clock, maxsize: number, logger: Logger): Promise<void> {
+  async save(store: L1Store<V>, clock: Clock, maxsize: number, logger: Logger): Promise<void> {
     await this.ready;
     const saving = this.#backup.save(store.entries(), clock.now(), maxsize, logger);
     this.#saving = saving.catch(() => {});
@@ -86,11 +87,12 @@ export class BackupLink<V> {
   }
 
   async #load(
-    store: LruStore<V>,
+    store: L1Store<V>,
     maxsize: number,
     clock: Clock,
     logger: Logger,
     isOpen: () => boolean,
+    sizeOf: (key: string, value: V) => number,
   ): Promise<void> {
     try {
       const now = clock.now();
@@ -104,7 +106,7 @@ export class BackupLink<V> {
       for (let i = n - 1; i >= 0; i--) {
         const { key, value, ttlMs } = entries[i];
         if (value === undefined || touched.has(key) || store.peek(key) !== undefined) continue;
-        if (held === undefined) store.set(key, value as V, ttlMs);
+        if (held === undefined) store.set(key, value as V, ttlMs, 0, 0, sizeOf(key, value as V));
         else held.set(key, [value as V, ttlMs === Infinity ? 0 : now + ttlMs]);
       }
     } catch (error) {

@@ -24,11 +24,12 @@ import { Lifecycle } from "./_lifecycle.ts";
 import { Counters } from "./_metrics.ts";
 import type { CacheConfig } from "./_options.ts";
 import { LruStore } from "./lru_store.ts";
+import { createStore, type L1Store, sizeFor } from "./_l1_store.ts";
 import { TagIndex } from "./_tag_index.ts";
 
 /** See the module doc. */
 export class CacheState<V> {
-  readonly store: LruStore<V>;
+  readonly store: L1Store<V>;
   readonly config: CacheConfig;
   readonly defaultTtl: number | undefined;
   readonly logger: Logger;
@@ -38,7 +39,7 @@ export class CacheState<V> {
   readonly life: Lifecycle = new Lifecycle();
   readonly backup: BackupLink<V> | undefined;
   /** What `get` probes first: the store, or (while a `"hit"` listener exists) an empty one. */
-  probe: LruStore<V>;
+  probe: L1Store<V>;
   readonly serve: ServePlan | undefined;
   lease: CacheConfig["lease"];
   readonly events: Events;
@@ -53,7 +54,7 @@ export class CacheState<V> {
     this.config = config;
     this.defaultTtl = config.defaultTtl;
     this.logger = config.logger;
-    this.store = new LruStore<V>(config.maxsize, config.clock);
+    this.store = createStore<V>(config.maxsize, config.clock, config);
     this.tags = new TagIndex(
       (k) => this.store.has(k),
       () => 2 * Math.min(config.maxsize, 1e6) + 1024,
@@ -78,6 +79,7 @@ export class CacheState<V> {
         config.logger,
         () => this.life.open,
         config.remote !== undefined,
+        (k, value) => this.sizeOf(k, value),
       );
       this.ready = this.backup.ready;
     }
@@ -103,15 +105,21 @@ export class CacheState<V> {
     plan?: ServePlan,
     full?: number,
   ): void {
+    const size = this.sizeOf(k, value);
     if (plan === undefined || ttl === undefined || ttl === Infinity) {
-      this.store.set(k, value, ttl);
+      this.store.set(k, value, ttl, 0, 0, size);
     } else {
       const refresh = plan.refreshAhead > 0 && full !== undefined && full !== Infinity
         ? Math.max(1, ttl - (1 - plan.refreshAhead) * full)
         : 0;
-      this.store.set(k, value, ttl, plan.keep, refresh);
+      this.store.set(k, value, ttl, plan.keep, refresh, size);
     }
     this.tags.set(k, tags);
+  }
+
+  /** The size of an L1 entry for the byte budget (0 without one). */
+  sizeOf(k: string, value: V): number {
+    return this.config.maxBytes === Infinity ? 0 : sizeFor(this.config.sizeOf, value, k);
   }
 
   /** Drops `k` from L1 (its write turned out to be invalidated already). */

@@ -22,6 +22,8 @@ export interface CacheMetrics {
   hitRate: number;
   /** Live entries in L1 now (expired entries are not counted). */
   size: number;
+  /** The sum of the sizes of L1's entries, in bytes (counted only with `maxBytes`; else 0). */
+  bytes: number;
   /** Reads answered from L1. */
   l1Hits: number;
   /** Reads answered from L2 (after an L1 miss). */
@@ -40,7 +42,10 @@ export interface CacheMetrics {
   batches: number;
   /** Reads that joined a load already in flight for the same key. */
   coalesced: number;
-  /** Live L1 entries dropped to make room. */
+  /**
+   * Live L1 entries dropped to make room (by `maxsize` or `maxBytes`),
+   * including, under `policy: "tinylfu"`, new entries refused at admission.
+   */
   evictions: number;
   /** L1 entries dropped because their TTL had passed (on a read, or when pushed out). */
   expirations: number;
@@ -73,6 +78,7 @@ export interface CacheMetrics {
 /** What the store reports. */
 export interface StoreCounts {
   readonly size: number;
+  readonly bytes: number;
   evictions: number;
   expirations: number;
 }
@@ -126,6 +132,7 @@ export class Counters {
       misses: this.misses,
       hitRate: total === 0 ? 0 : hits / total,
       size: store.size,
+      bytes: store.bytes,
       l1Hits: this.l1Hits,
       l2Hits,
       l2Misses: remote?.l2Misses ?? 0,

@@ -346,7 +346,7 @@ export class MissPath<V> extends CacheState<V> {
     if (plan === undefined || age >= plan.keep || !flight.current) return undefined;
     if (this.tags.droppedSince(stale.tags, flight.mark)) return undefined;
     const value = stale.value as V;
-    this.store.set(k, value, -age, plan.keep);
+    this.store.set(k, value, -age, plan.keep, 0, this.sizeOf(k, value));
     this.tags.set(k, stale.tags);
     if (age < plan.swr) {
       this.flights.end(k, flight);

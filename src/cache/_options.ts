@@ -22,6 +22,7 @@ import type {
   SetOptions,
   WarmupOptions,
 } from "./async_cache.ts";
+import type { EvictionPolicy } from "./cache_options.ts";
 import { type Clock, parseDuration, parseOptionalDuration, systemClock } from "../time.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
 import type { LeaseOptions, ServingOptions } from "./_serve.ts";
@@ -32,6 +33,10 @@ export type CacheOptionsInput = AsyncCacheOptions;
 /** The options after defaults and validation. */
 export interface CacheConfig {
   maxsize: number;
+  policy: EvictionPolicy;
+  /** `Infinity` without a budget. */
+  maxBytes: number;
+  sizeOf: ((value: unknown, key: string) => number) | undefined;
   defaultTtl: number | undefined;
   batchWindowMs: number;
   maxBatchSize: number;
@@ -57,6 +62,41 @@ export function checkMaxsize(what: string, maxsize: unknown): number {
   return maxsize as number;
 }
 
+/** The L1 options every cache takes: `policy`, `maxBytes`, `sizeOf`, checked. */
+export interface StoreOptions {
+  policy: EvictionPolicy;
+  maxBytes: number;
+  sizeOf: ((value: unknown, key: string) => number) | undefined;
+}
+
+/**
+ * Validates `policy`, `maxBytes` and `sizeOf` (the caches, the memoizers and AgentCache share them).
+ *
+ * @throws {InvalidOptionError} Naming the bad option.
+ */
+export function checkStoreOptions(
+  what: string,
+  options: { policy?: unknown; maxBytes?: unknown; sizeOf?: unknown },
+): StoreOptions {
+  const policy = options.policy ?? "lru";
+  if (policy !== "lru" && policy !== "tinylfu") {
+    throw new InvalidOptionError(what, "policy", '"lru" or "tinylfu"', policy);
+  }
+  const maxBytes = options.maxBytes ?? Infinity;
+  if (!(maxBytes === Infinity || (Number.isInteger(maxBytes) && (maxBytes as number) > 0))) {
+    throw new InvalidOptionError(what, "maxBytes", "an integer > 0 or Infinity", maxBytes);
+  }
+  const sizeOf = options.sizeOf;
+  if (sizeOf !== undefined && typeof sizeOf !== "function") {
+    throw new InvalidOptionError(what, "sizeOf", "a function (value, key) => bytes", sizeOf);
+  }
+  return {
+    policy,
+    maxBytes: maxBytes as number,
+    sizeOf: sizeOf as StoreOptions["sizeOf"],
+  };
+}
+
 const SERVING_NAMES = {
   staleWhileRevalidate: true,
   grace: true,
@@ -66,6 +106,9 @@ const SERVING_NAMES = {
 
 const CACHE_NAMES = optionNames<AsyncCacheOptions>({
   maxsize: true,
+  policy: true,
+  maxBytes: true,
+  sizeOf: true,
   defaultTtl: true,
   batchWindowMs: true,
   maxBatchSize: true,
@@ -107,6 +150,7 @@ export function resolveCacheOptions(
   checkOptionNames(what, options, CACHE_NAMES);
   checkLeaseNames(what, options.lease);
   const maxsize = checkMaxsize(what, options.maxsize ?? defaultMaxsize);
+  const { policy, maxBytes, sizeOf } = checkStoreOptions(what, options);
   const defaultTtl = parseOptionalDuration(options.defaultTtl, what, "defaultTtl");
   const batchWindowMs = options.batchWindowMs ?? 5;
   if (typeof batchWindowMs !== "number" || !(batchWindowMs >= 0 && batchWindowMs <= 60_000)) {
@@ -147,6 +191,9 @@ export function resolveCacheOptions(
     serve,
     lease,
     maxsize,
+    policy,
+    maxBytes,
+    sizeOf,
     defaultTtl,
     batchWindowMs,
     maxBatchSize,

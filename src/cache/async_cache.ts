@@ -33,7 +33,7 @@ import {
   resolveCacheOptions,
 } from "./_options.ts";
 import { normalizeKey } from "./keys.ts";
-import type { LruStore } from "./lru_store.ts";
+import type { L1Store } from "./_l1_store.ts";
 import { checkTags } from "./_tag_index.ts";
 import { MissPath } from "./_miss_path.ts";
 import type {
@@ -59,6 +59,7 @@ export type {
 export type {
   AsyncCacheOptions,
   CacheKey,
+  EvictionPolicy,
   GetOptions,
   RefreshOptions,
   SetOptions,
@@ -67,7 +68,7 @@ export type {
 
 /** What the memoizers and AgentCache reach inside a cache (not exported from `mod.ts`). */
 export interface CacheInternals<V> {
-  readonly store: LruStore<V>;
+  readonly store: L1Store<V>;
   readonly counters: Counters;
   /** Hits are answered only while `life.open`. */
   readonly life: Lifecycle;

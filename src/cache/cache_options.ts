@@ -12,13 +12,36 @@ import type { Loader } from "./_flights.ts";
 import type { CacheServingOptions, ServingOptions, TtlFunction } from "./_serve.ts";
 import type { LoaderContext } from "./_timeouts.ts";
 
+/** Which entries L1 keeps when full: see {@linkcode AsyncCacheOptions.policy}. */
+export type EvictionPolicy = "lru" | "tinylfu";
+
 /** A cache key: a string, or a number (stored as its decimal string, as in Redis). */
 export type CacheKey = string | number;
 
 /** Options for {@linkcode AsyncCache} (serving options: see {@linkcode CacheServingOptions}). */
 export interface AsyncCacheOptions extends CacheServingOptions {
-  /** Most entries kept in L1 (least recently used evicted first). Default 128; `0` stores nothing; `Infinity` for unbounded. */
+  /** Most entries kept in L1 (which ones leave first: `policy`). Default 128; `0` stores nothing; `Infinity` for unbounded. */
   maxsize?: number;
+  /**
+   * Which entries L1 keeps when it is full. `"lru"` (default): the least
+   * recently used leaves first. `"tinylfu"`: an adaptive W-TinyLFU that also
+   * weighs how often each key was asked for (a frequency sketch) and tunes
+   * itself between recency and frequency while it runs: higher hit ratios on
+   * most workloads (README, "Eviction policy"), a little more work per hit.
+   */
+  policy?: EvictionPolicy;
+  /**
+   * A budget for L1 in bytes, beside `maxsize` (whichever binds first
+   * evicts). An entry larger than the whole budget is served and written to
+   * L2, but not kept in L1. Sizes come from `sizeOf`. Default: none (`Infinity`).
+   */
+  maxBytes?: number;
+  /**
+   * The size in bytes of an entry, for `maxBytes` (called once per write to
+   * L1). Default: the length of the value's encoding by the built-in codec
+   * (what L2 stores); a value the codec cannot encode is then not kept in L1.
+   */
+  sizeOf?(value: unknown, key: string): number;
   /** TTL of an entry when `set`/`get` give none: ms, or `"300s"`-style. Default: no expiry. */
   defaultTtl?: Duration;
   /** How long a `batchLoader` get waits for others to join its batch, in ms. Default 5. */

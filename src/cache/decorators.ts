@@ -34,6 +34,7 @@ import {
 } from "./async_cache.ts";
 import { LruStore } from "./lru_store.ts";
 import type { CacheServingOptions, TtlFunction, Unwrapped } from "./_serve.ts";
+import type { EvictionPolicy } from "./cache_options.ts";
 import { canonicalKey } from "./keys.ts";
 import { type Fn, memoizer, type Site } from "./_memoize.ts";
 import { resolveCacheOptions } from "./_options.ts";
@@ -53,9 +54,15 @@ const MEMOIZE_NAMES = {
   hardTimeout: true,
   refreshAhead: true,
   lease: true,
+  maxBytes: true,
+  sizeOf: true,
 } as const satisfies Record<keyof MemoizeOptions, true>;
 const LRU_NAMES = optionNames<AsyncLRUOptions>(MEMOIZE_NAMES);
-const TTL_NAMES = optionNames<AsyncTTLOptions>({ ...MEMOIZE_NAMES, timeToLive: true });
+const TTL_NAMES = optionNames<AsyncTTLOptions>({
+  ...MEMOIZE_NAMES,
+  timeToLive: true,
+  policy: true,
+});
 
 /** Options shared by {@linkcode AsyncLRU} and {@linkcode AsyncTTL} (serving options: see {@linkcode CacheServingOptions}). */
 export interface MemoizeOptions extends CacheServingOptions {
@@ -81,6 +88,10 @@ export interface MemoizeOptions extends CacheServingOptions {
   logger?: Logger;
   /** Time source for TTLs (for tests). */
   clock?: Clock;
+  /** A budget for L1 in bytes, beside `maxsize` (see `AsyncCacheOptions.maxBytes`). Default: none. */
+  maxBytes?: number;
+  /** The size in bytes of a result, for `maxBytes`. Default: its encoded length. */
+  sizeOf?(value: unknown, key: string): number;
 }
 
 /** Options for {@linkcode AsyncLRU}. */
@@ -99,6 +110,8 @@ export interface AsyncTTLOptions extends MemoizeOptions {
   timeToLive: Duration | TtlFunction<any>;
   /** Most results kept in L1. Default 1024. */
   maxsize?: number;
+  /** Which results L1 keeps when full: `"lru"` (default) or `"tinylfu"` (see `AsyncCacheOptions.policy`). */
+  policy?: EvictionPolicy;
 }
 
 /** A memoized function: the original's signature, plus cache controls. */
@@ -236,6 +249,9 @@ function memoize(
     softTimeout: options.softTimeout,
     hardTimeout: options.hardTimeout,
     refreshAhead: options.refreshAhead,
+    policy: (options as AsyncTTLOptions).policy,
+    maxBytes: options.maxBytes,
+    sizeOf: options.sizeOf,
   };
   const { lease } = resolveCacheOptions(what, { ...config, lease: options.lease }, defaultMaxsize);
   const keyOf = customKey !== undefined
