@@ -5,7 +5,9 @@
  *   deno fmt --check, deno lint, deno check, deno doc --lint,
  *   deno publish --dry-run (slow types), deno test (+ JSDoc examples),
  *   bun test, npm build (tsc) + node --test on the built package,
- *   a smoke run of the benchmarks (`bench/run.ts --smoke`), then the short
+ *   a smoke run of the benchmarks (`bench/run.ts --smoke`) and of the hit-ratio
+ *   bench (`bench/hitratio.ts --smoke`: two small traces, checked against the
+ *   reference table), then the short
  *   fault run (`scripts/chaos.ts --short`: Deno, Bun and Node against a Redis
  *   that is killed, paused, filled, re-passworded...) and the short load run
  *   of the example service (`scripts/load_service.ts --short`).
@@ -144,6 +146,12 @@ await step("bench smoke (tiny iterations, all runtimes)", `${BIN}/deno`, [
   "run",
   "-A",
   "bench/run.ts",
+  "--smoke",
+]);
+await step("hit-ratio bench smoke (two small traces vs the reference)", `${BIN}/deno`, [
+  "run",
+  "-A",
+  "bench/hitratio.ts",
   "--smoke",
 ]);
 await step("chaos --short (Redis faults, all runtimes)", `${BIN}/deno`, [
