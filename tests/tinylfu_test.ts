@@ -24,6 +24,20 @@ function replay(
   return hits / keys.length;
 }
 
+/** Recency: each new key comes back once, 300-900 requests later (a 1% window of 1000 misses them all). */
+function recencyStream(length: number): string[] {
+  const recency: string[] = [];
+  const pending: [number, string][] = [];
+  let rnd = 99;
+  const next = () => (rnd = (Math.imul(rnd, 1103515245) + 12345) | 0) >>> 16;
+  for (let i = 0; recency.length < length; i++) {
+    recency.push(`r${i}`);
+    pending.push([recency.length + 300 + (next() % 600), `r${i}`]);
+    while (pending.length > 0 && pending[0][0] <= recency.length) recency.push(pending.shift()![1]);
+  }
+  return recency;
+}
+
 describe("FrequencySketch", () => {
   test("counts accesses up to 15, and an unseen key reads (about) 0", () => {
     const sketch = new FrequencySketch(1000);
@@ -155,18 +169,7 @@ describe("TinyLfuStore", () => {
   test("the window grows on a recency stream and shrinks back on a frequency one", () => {
     const store = new TinyLfuStore<number>(1000, new FakeClock(), Infinity, 5);
     assert.equal(store.windowFraction, 0.01);
-    // Recency: each new key comes back once, 300-900 requests later (a 1% window misses them all).
-    const recency: string[] = [];
-    const pending: [number, string][] = [];
-    let rnd = 99;
-    const next = () => (rnd = (Math.imul(rnd, 1103515245) + 12345) | 0) >>> 16;
-    for (let i = 0; recency.length < 60_000; i++) {
-      recency.push(`r${i}`);
-      pending.push([recency.length + 300 + (next() % 600), `r${i}`]);
-      while (pending.length > 0 && pending[0][0] <= recency.length) {
-        recency.push(pending.shift()![1]);
-      }
-    }
+    const recency = recencyStream(60_000);
     const lruRatio = replay(new LruStore<number>(1000, new FakeClock()), recency);
     const ratio = replay(store, recency);
     assert.ok(store.windowFraction >= 0.6, `window ${store.windowFraction}`);
@@ -179,6 +182,20 @@ describe("TinyLfuStore", () => {
     assert.equal(replay(new LruStore<number>(1000, new FakeClock()), loop), 0);
     assert.ok(loopRatio > 0.5, `tinylfu on the loop: ${loopRatio}`);
     assert.ok(store.windowMoves >= 2);
+  });
+
+  test("bounded by maxBytes alone, the window adapts to what the budget holds", () => {
+    const store = new TinyLfuStore<number>(Infinity, new FakeClock(), 10_000, 5);
+    const sized = {
+      get: (k: string) => store.get(k),
+      set: (k: string, v: number) => store.set(k, v, undefined, 0, 0, 10),
+    };
+    replay(sized, recencyStream(60_000));
+    assert.ok(store.size <= 1000 && store.size >= 990, `size ${store.size}`);
+    assert.ok(
+      store.windowMoves >= 1 && store.windowFraction >= 0.3,
+      `window ${store.windowFraction}`,
+    );
   });
 
   test("TTL, stale keeps, refresh marks and delete work as in LruStore", () => {

@@ -25,7 +25,9 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
   readonly #seed: number;
   readonly #sketch: FrequencySketch;
   readonly #segments: Segments;
-  readonly #tuner: WindowTuner | undefined;
+  #tuner: WindowTuner | undefined;
+  /** With a byte budget alone: the entry count the regions and the sketch were last sized for. */
+  #sizedFor = 0;
   #hashes: Int32Array;
   #rng: number;
   /** The last key a `get` missed, and its hash: the `set` that follows counts no second access. */
@@ -50,6 +52,7 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     this.#tuner = maxsize > 0 && maxsize !== Infinity
       ? new WindowTuner(maxsize, this.#sketch, seed, START)
       : undefined;
+    if (maxsize === Infinity) this.#sizedFor = expected;
   }
 
   /** The window's current share of the capacity (0–1). */
@@ -112,6 +115,28 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     this.#segments.insert(slot);
     this.fill(slot, value, ttlMs, keepMs, refreshMs, size);
     this.#segments.maintain(this);
+    if (this.#sizedFor !== 0) this.#follow();
+  }
+
+  /**
+   * Bounded by bytes alone, the capacity in entries is what the budget holds
+   * now: once it is (nearly) full, the regions, the sketch and the tuner follow the
+   * entry count whenever it halves or doubles.
+   */
+  #follow(): void {
+    const count = this.index.size;
+    if (this.#tuner === undefined && this.bytes <= 0.9 * this.maxBytes) return;
+    if (count < 2 * this.#sizedFor && 2 * count > this.#sizedFor && this.#tuner !== undefined) {
+      return;
+    }
+    this.#sizedFor = Math.max(16, count);
+    this.#sketch.ensureCapacity(this.#sizedFor);
+    if (this.#tuner === undefined) {
+      this.#tuner = new WindowTuner(this.#sizedFor, this.#sketch, this.#seed, START);
+    } else {
+      this.#tuner.resize(this.#sizedFor);
+    }
+    this.#segments.resize(this.#sizedFor);
   }
 
   /** Keys: protected, then window, then probation; each most recent first. */
@@ -138,7 +163,9 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     const tuner = this.#tuner;
     if (tuner !== undefined && tuner.sampled(hash)) {
       const fraction = tuner.record(hash);
-      if (fraction >= 0) this.#segments.resize(this.max, fraction);
+      if (fraction >= 0) {
+        this.#segments.resize(this.#sizedFor === 0 ? this.max : this.#sizedFor, fraction);
+      }
     }
   }
 
