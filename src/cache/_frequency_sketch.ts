@@ -74,21 +74,21 @@ export class FrequencySketch {
   increment(hash: number): void {
     const table = this.#table;
     const block = (Math.imul(hash, 0x9e3779b1) & this.#mask) & ~15;
-    // Unrolled: one byte of the hash per counter (see the module doc).
-    const a = this.#bump(table, block, hash);
-    const b = this.#bump(table, block, hash >>> 8);
-    const c = this.#bump(table, block, hash >>> 16);
-    const d = this.#bump(table, block, hash >>> 24);
-    if ((a | b | c | d) !== 0 && ++this.additions >= this.#sampleSize) this.#halve();
-  }
-
-  /** Adds one to the counter `bits` picks in `block` unless it is 15; 1 if it did. */
-  #bump(table: Uint32Array, block: number, bits: number): number {
-    const index = block + (bits & 15);
-    const shift = (bits >>> 2) & 28;
-    if (((table[index] >>> shift) & 15) === 15) return 0;
-    table[index] += 1 << shift;
-    return 1;
+    // Unrolled by hand: one byte of the hash per counter (see the module doc).
+    let added = 0;
+    let i = block + (hash & 15);
+    let shift = (hash >>> 2) & 28;
+    if (((table[i] >>> shift) & 15) !== 15) (table[i] += 1 << shift), added = 1;
+    i = block + ((hash >>> 8) & 15);
+    shift = (hash >>> 10) & 28;
+    if (((table[i] >>> shift) & 15) !== 15) (table[i] += 1 << shift), added = 1;
+    i = block + ((hash >>> 16) & 15);
+    shift = (hash >>> 18) & 28;
+    if (((table[i] >>> shift) & 15) !== 15) (table[i] += 1 << shift), added = 1;
+    i = block + ((hash >>> 24) & 15);
+    shift = (hash >>> 26) & 28;
+    if (((table[i] >>> shift) & 15) !== 15) (table[i] += 1 << shift), added = 1;
+    if (added !== 0 && ++this.additions >= this.#sampleSize) this.#halve();
   }
 
   #halve(): void {

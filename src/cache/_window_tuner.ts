@@ -16,6 +16,8 @@
 import type { FrequencySketch } from "./_frequency_sketch.ts";
 import { type SegmentHost, Segments } from "./_segments.ts";
 
+/** Keys are sampled by `Math.imul(hash, SAMPLE_MULT) >>> 0 < threshold` (a multiplicative hash of their hash). */
+export const SAMPLE_MULT = 0x2545f491;
 /** The window shares the shadows try. */
 export const FRACTIONS: readonly number[] = [0.01, 0.1, 0.3, 0.6, 0.9, 0.99];
 /** Sampled keys aim at this many entries per shadow. */
@@ -162,7 +164,6 @@ class Shadows {
 /** See the module doc. */
 export class WindowTuner {
   readonly #shadows: Shadows;
-  /** Sampled when `hash * SAMPLE_MULT` (unsigned) falls below this. */
   readonly #threshold: number;
   readonly #rate: number;
   #samples = 0;
@@ -187,9 +188,9 @@ export class WindowTuner {
     this.current = start;
   }
 
-  /** Whether an access to `hash` is sampled (then pass it to `record`). */
-  sampled(hash: number): boolean {
-    return (Math.imul(hash, 0x2545f491) >>> 0) < this.#threshold;
+  /** An access to `hash` is sampled (pass it to `record`) when `Math.imul(hash, SAMPLE_MULT) >>> 0` is below this. */
+  get threshold(): number {
+    return this.#threshold;
   }
 
   /** Replays a sampled access in every shadow; returns a new window share when it should move, else -1. */

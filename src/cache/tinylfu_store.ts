@@ -15,7 +15,7 @@ import type { Clock } from "../time.ts";
 import { FrequencySketch, hashKey, randomSeed } from "./_frequency_sketch.ts";
 import { type SegmentHost, Segments } from "./_segments.ts";
 import { SlotStore } from "./_slot_store.ts";
-import { FRACTIONS, WindowTuner } from "./_window_tuner.ts";
+import { FRACTIONS, SAMPLE_MULT, WindowTuner } from "./_window_tuner.ts";
 
 /** The window share a store starts with (index in `FRACTIONS`). */
 const START = 0;
@@ -26,6 +26,8 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
   readonly #sketch: FrequencySketch;
   readonly #segments: Segments;
   #tuner: WindowTuner | undefined;
+  /** The tuner's sampling threshold (0 without a tuner: nothing sampled). */
+  #sampleBelow = 0;
   /** With a byte budget alone: the entry count the regions and the sketch were last sized for. */
   #sizedFor = 0;
   #hashes: Int32Array;
@@ -52,6 +54,7 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     this.#tuner = maxsize > 0 && maxsize !== Infinity
       ? new WindowTuner(maxsize, this.#sketch, seed, START)
       : undefined;
+    this.#sampleBelow = this.#tuner?.threshold ?? 0;
     if (maxsize === Infinity) this.#sizedFor = expected;
   }
 
@@ -133,6 +136,7 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
     this.#sketch.ensureCapacity(this.#sizedFor);
     if (this.#tuner === undefined) {
       this.#tuner = new WindowTuner(this.#sizedFor, this.#sketch, this.#seed, START);
+      this.#sampleBelow = this.#tuner.threshold;
     } else {
       this.#tuner.resize(this.#sizedFor);
     }
@@ -160,12 +164,10 @@ export class TinyLfuStore<V> extends SlotStore<V> implements SegmentHost {
 
   #access(hash: number): void {
     this.#sketch.increment(hash);
-    const tuner = this.#tuner;
-    if (tuner !== undefined && tuner.sampled(hash)) {
-      const fraction = tuner.record(hash);
-      if (fraction >= 0) {
-        this.#segments.resize(this.#sizedFor === 0 ? this.max : this.#sizedFor, fraction);
-      }
+    if ((Math.imul(hash, SAMPLE_MULT) >>> 0) >= this.#sampleBelow) return;
+    const fraction = this.#tuner!.record(hash);
+    if (fraction >= 0) {
+      this.#segments.resize(this.#sizedFor === 0 ? this.max : this.#sizedFor, fraction);
     }
   }
 
