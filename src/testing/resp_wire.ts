@@ -5,8 +5,8 @@
  *
  * @module
  */
-export const enc: TextEncoder = new TextEncoder();
-export const dec: TextDecoder = new TextDecoder();
+export const enc = new TextEncoder();
+export const dec = new TextDecoder();
 
 // ------------------------------------------------------------ reply builders
 
