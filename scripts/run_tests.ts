@@ -114,7 +114,14 @@ if (!quick) {
     "tests/",
     "scripts/",
   ]);
-  await step("doc lint", `${BIN}/deno`, ["doc", "--lint", "mod.ts"]);
+  await step("doc lint", `${BIN}/deno`, [
+    "doc",
+    "--lint",
+    "mod.ts",
+    "src/agent/mod.ts",
+    "src/testing/mod.ts",
+    "src/otel/mod.ts",
+  ]);
   await step("publish dry run", `${BIN}/deno`, [
     "publish",
     "--dry-run",

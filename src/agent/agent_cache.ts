@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { registerFacade } from "../cache/_probe.ts";
 import {
   AsyncCache,
   type CacheEventName,
@@ -607,6 +608,7 @@ function cachedTool(
     };
     let closed = false;
     const record_ = shared;
+    registerFacade(wrapped, cache);
     Object.defineProperties(wrapped, {
       name: { value: tool },
       toolName: { value: tool },

@@ -18,6 +18,7 @@ import { type Dropped, RemoteTier } from "../remote/_remote_tier.ts";
 import { BackupLink } from "./_backup_link.ts";
 import { Flights } from "./_flights.ts";
 import { Events } from "./_events.ts";
+import { Probes } from "./_probe.ts";
 import type { ServePlan } from "./_serve.ts";
 import { Cancellations } from "./_timeouts.ts";
 import { Lifecycle } from "./_lifecycle.ts";
@@ -45,6 +46,8 @@ export class CacheState<V> {
   readonly events: Events;
   readonly cancels: Cancellations = new Cancellations();
   readonly hitWatchers: ((slow: boolean) => void)[] = [];
+  /** Instrumentation of the miss path (`@async-cache/cache/otel`). */
+  readonly probes: Probes = new Probes();
   /** Tags of the tagged entries in L1, and recent tag drops. */
   readonly tags: TagIndex;
   /** Resolves once the `backup` snapshot is loaded (at once without one). */

@@ -52,6 +52,13 @@ export interface Flight<V> {
   writeBack: "absent" | "force" | "none";
   /** The serving plan (timeouts, stale keep time) of the get that started it. */
   plan: ServePlan | undefined;
+  /** Callers that joined it after it started (`coalesced`). */
+  joined: number;
+  /**
+   * What answered it, so far: `"none"` (nothing yet, or nothing found and
+   * no loader), `"l2"`, `"loader"`, `"stale"` (a stale L2 entry was served).
+   */
+  source: "none" | "l2" | "loader" | "stale";
 }
 
 /** The flights of one cache, by normalised key. */
@@ -90,6 +97,8 @@ export class Flights<V> {
       mark: this.#mark(),
       writeBack: "absent",
       plan,
+      joined: 0,
+      source: "none",
     };
     this.#map.set(key, flight);
     return flight;

@@ -98,6 +98,12 @@ export class Counters {
   uncached = 0;
   leases = 0;
   leaseWaits = 0;
+  /** Reads that found no fresh L1 entry (stale reads served from L1 included). */
+  l1Misses = 0;
+  /** Reads answered with a stale entry that came from L2 (a subset of `stale`). */
+  l2Stale = 0;
+  /** Leases taken over after waiting for another holder that never wrote the value. */
+  leaseTakeovers = 0;
 
   /** Zeroes every counter. */
   reset(): void {
@@ -114,6 +120,9 @@ export class Counters {
       this.uncached =
       this.leases =
       this.leaseWaits =
+      this.l1Misses =
+      this.l2Stale =
+      this.leaseTakeovers =
         0;
   }
 

@@ -121,6 +121,7 @@ export class MissPath<V> extends CacheState<V> {
         return Promise.resolve(hit);
       }
     }
+    this.counters.l1Misses++;
     const loader = options?.loader;
     const batchLoader = options?.batchLoader;
     if (plan !== undefined && plan.keep > 0) {
@@ -166,6 +167,7 @@ export class MissPath<V> extends CacheState<V> {
     const pending = this.flights.get(k);
     if (pending !== undefined) {
       this.counters.coalesced++;
+      pending.joined++;
       // A lookup without a loader adopts this caller's, so it never answers `undefined` to it.
       if (pending.lookingUp && pending.loader === undefined && pending.batchLoader === undefined) {
         pending.loader = loader;
@@ -182,9 +184,11 @@ export class MissPath<V> extends CacheState<V> {
       return Promise.resolve(undefined);
     }
     const flight = this.flights.start(k, loader, batchLoader, ttl, tags, plan);
-    flight.promise = batchLoader !== undefined
-      ? this.#batched(original, k, flight, batchLoader, false)
-      : this.#lookupThenLoad(original, k, flight);
+    const run = batchLoader !== undefined
+      ? () => this.#batched(original, k, flight, batchLoader, false)
+      : () => this.#lookupThenLoad(original, k, flight);
+    const probe = this.probes.active;
+    flight.promise = probe === undefined ? run() : probe.flight(k, flight, run);
     return flight.promise;
   }
 
@@ -273,7 +277,9 @@ export class MissPath<V> extends CacheState<V> {
     if (this.flights.get(k) !== undefined || !this.life.open || this.backup?.loading) return;
     this.counters.refreshes++;
     const flight = this.flights.start(k, loader, batchLoader, ttl, tags, plan);
-    flight.promise = this.#lookupThenLoad(original, k, flight, minL2Ttl, true);
+    const run = () => this.#lookupThenLoad(original, k, flight, minL2Ttl, true);
+    const probe = this.probes.active;
+    flight.promise = probe === undefined ? run() : probe.flight(k, flight, run, true);
     flight.promise.catch((error) => this.#reportFailure(k, "refresh", error, "stale"));
   }
 
@@ -352,11 +358,15 @@ export class MissPath<V> extends CacheState<V> {
       this.flights.end(k, flight);
       const { loader, batchLoader, ttl, tags } = flight;
       this.#revalidate(original, k, loader, batchLoader, ttl, tags, plan, 0);
+      flight.source = "stale";
+      this.counters.l2Stale++;
       return Promise.resolve(this.#servedStale(k, value, "swr", age));
     }
     if (age >= plan.grace) return undefined;
     return this.#loadAfterLookup(original, k, flight, false).catch((error) => {
       this.#reportFailure(k, "load", error, "stale");
+      flight.source = "stale";
+      this.counters.l2Stale++;
       return this.#servedStale(k, value, "grace", age);
     });
   }
@@ -419,6 +429,7 @@ export class MissPath<V> extends CacheState<V> {
         return this.#fill(k, flight, outcome.entry, flight.ttl);
       }
       held = outcome.kind === "acquired" ? true : undefined;
+      if (held === true) this.counters.leaseTakeovers++;
       flight.plan = hardLeft(flight.plan, outcome.leftMs); // the load ends within the bound too
     }
     if (held !== true) return this.load(k, flight, loader);
@@ -440,8 +451,10 @@ export class MissPath<V> extends CacheState<V> {
     const context = this.cancels.context();
     let ok = false;
     let kept = false;
+    flight.source = "loader";
     try {
-      let result = loader(context);
+      const probe = this.probes.active;
+      let result = probe === undefined ? loader(context) : probe.load(k, () => loader(context));
       if (plan !== undefined && plan.hard > 0) {
         result = withHardTimeout(
           Promise.resolve(result),
@@ -541,7 +554,12 @@ export class MissPath<V> extends CacheState<V> {
       const onTimeout = (key: string, ms: number) =>
         reportHardTimeout(this.counters, this.events, key, ms);
       const context = this.cancels.context();
-      result = await callBatchLoader(loader, misses, context, this.config.clock, onTimeout);
+      const call = () => callBatchLoader(loader, misses, context, this.config.clock, onTimeout);
+      for (const slot of misses) {
+        for (const waiter of slot.waiters) (waiter.flight as Flight<V>).source = "loader";
+      }
+      const probe = this.probes.active;
+      result = await (probe === undefined ? call() : probe.load(misses[0].key, call, n));
       if (result === null || typeof result !== "object") {
         throw new TypeError(
           `AsyncCache.get: batchLoader must return a Map, an object or an array: received ${result}`,
@@ -587,6 +605,7 @@ export class MissPath<V> extends CacheState<V> {
   /** Stores an L2 hit in L1 (unless made stale), never longer than it has left in L2. */
   #fill(k: string, flight: Flight<V>, entry: TierEntry, ttl: TtlSpec): V {
     const value = entry.value as V;
+    flight.source = "l2";
     if (this.events.lists.hit !== undefined) this.events.emit("hit", { key: k, tier: "l2" });
     if (
       flight.current && value !== undefined && this.life.state !== "closed" &&

@@ -31,7 +31,7 @@ export interface SegmentHost {
   /** The estimated access frequency of the entry in `slot`. */
   frequency(slot: number): number;
   /** Drops the entry in `slot` (it calls `Segments.remove`). */
-  evict(slot: number): void;
+  evict(slot: number, rejected?: boolean): void;
   /** A random 32-bit integer, for near-tie admission. */
   random(): number;
 }
@@ -143,7 +143,7 @@ export class Segments {
         host.evict(victim);
         this.#move(candidate, PROBATION);
       } else {
-        host.evict(candidate);
+        host.evict(candidate, true);
       }
     }
     while (host.over()) {

@@ -43,6 +43,10 @@ export abstract class SlotStore<V> {
   protected used = 0; // slots handed out so far (high-water mark)
   /** Entries dropped to make room (by count or bytes), rejections at admission included. */
   evictions = 0;
+  /** Of `evictions`: those made while over the byte budget. */
+  byteEvictions = 0;
+  /** Of `evictions`: new entries refused at admission (`policy: "tinylfu"`). */
+  rejections = 0;
   /** Entries dropped because their TTL had passed (read, pushed out or purged). */
   expirations = 0;
   /** How long past its TTL the entry last returned by `stale()` was, in ms. */
@@ -228,10 +232,18 @@ export abstract class SlotStore<V> {
     return NONE;
   }
 
-  /** Drops the entry in `slot` to make room: an expiration when it had expired, else an eviction. */
-  evict(slot: number): void {
+  /**
+   * Drops the entry in `slot` to make room: an expiration when it had
+   * expired, else an eviction (by bytes while over the byte budget, else by
+   * count; `rejected`: a new entry refused at admission).
+   */
+  evict(slot: number, rejected = false): void {
     if (this.expires !== undefined && this.isExpired(slot)) this.expirations++;
-    else this.evictions++;
+    else {
+      this.evictions++;
+      if (rejected) this.rejections++;
+      else if (this.bytes > this.maxBytes) this.byteEvictions++;
+    }
     this.remove(this.slotKeys[slot]!, slot);
   }
 

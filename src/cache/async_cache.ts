@@ -16,6 +16,8 @@
  *
  * @module
  */
+import type { Probes } from "./_probe.ts";
+import type { RemoteTier } from "../remote/_remote_tier.ts";
 import { BackupError, CacheClosedError, InvalidOptionError } from "../errors.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
 import { parseDuration } from "../time.ts";
@@ -85,6 +87,12 @@ export interface CacheInternals<V> {
   slowHits(watch: (slow: boolean) => void): boolean;
   /** Turns the lease on (for a memoizer, once its remote tier is bound). */
   setLease(lease: CacheConfig["lease"]): void;
+  /** The miss path's instrumentation hooks (`@async-cache/cache/otel`). */
+  readonly probes: Probes;
+  /** The L2 tier now (bound at creation, or later by a memoizer), if any. */
+  remote(): RemoteTier | undefined;
+  /** Listens to the cache's events. */
+  on: AsyncCache<V>["on"];
 }
 
 const internals = new WeakMap<object, CacheInternals<unknown>>();
@@ -163,6 +171,9 @@ export class AsyncCache<V = unknown> {
       setLease: (lease) => {
         this.#core.lease = lease;
       },
+      probes: this.#core.probes,
+      remote: () => this.#core.remote,
+      on: (name, listener) => this.on(name, listener),
     } as CacheInternals<V> as CacheInternals<unknown>);
   }
 
@@ -374,7 +385,12 @@ export class AsyncCache<V = unknown> {
     this.#core.store.clear();
     this.#core.tags.clear();
     this.#counters.reset();
-    this.#core.store.evictions = this.#core.store.expirations = 0;
+    const store = this.#core.store;
+    store.evictions =
+      store.expirations =
+      store.byteEvictions =
+      store.rejections =
+        0;
     this.#core.remote?.resetCounters();
     if (this.#core.events.lists.invalidate !== undefined) {
       this.#core.events.emit("invalidate", { reason: "clear" });
@@ -427,7 +443,9 @@ export class AsyncCache<V = unknown> {
       this.#core.serve,
     );
     flight.writeBack = "force";
-    flight.promise = this.#core.load(k, flight, options.loader);
+    const run = () => this.#core.load(k, flight, options.loader);
+    const probe = this.#core.probes.active;
+    flight.promise = probe === undefined ? run() : probe.flight(k, flight, run);
     return await flight.promise;
   }
 

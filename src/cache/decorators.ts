@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { registerFacade } from "./_probe.ts";
 import { InvalidOptionError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RemoteCacheBackend } from "../remote/remote_backend.ts";
@@ -304,6 +305,7 @@ function memoize(
       const loader = () => fn.apply(this, args);
       return cache.get(key, ttlFn === undefined ? { loader } : { loader, ttl: ttlFn });
     } as CachedFunction<unknown[], unknown>;
+    registerFacade(cached, cache);
     Object.defineProperties(cached, {
       name: { value: site.name },
       cache: { value: cache },

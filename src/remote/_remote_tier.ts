@@ -78,9 +78,8 @@ export interface Lookup {
 
 /** What the cache must drop after an invalidation. */
 export type Dropped =
-  | { kind: "all" }
-  | { kind: "keys"; keys: string[] }
-  | { kind: "tags"; tags: string[] };
+  & ({ kind: "all" } | { kind: "keys"; keys: string[] } | { kind: "tags"; tags: string[] })
+  & { named: InvalidationKind };
 
 /** One key's lookup. */
 export interface KeyLookup {
@@ -114,10 +113,72 @@ export interface RemoteCounters {
   l2Writes: number;
   /** Invalidations that reached this cache (a key, a tag, or everything). */
   invalidations: number;
+  /** `invalidations` by what they named. */
+  invalidationKinds: Record<InvalidationKind, number>;
+  /** `l2Errors` by kind. */
+  errorKinds: Record<L2ErrorKind, number>;
+}
+
+/** What a received invalidation named: keys, tags, this cache's namespace, or everything (a flush). */
+export type InvalidationKind = "key" | "tag" | "namespace" | "flush";
+
+/**
+ * A failed L2 operation, by cause: no reply in time, the connection (lost,
+ * refused, down), the server's refusal (an error reply, including ACL
+ * `NOPERM`), bytes that are not RESP, credentials refused, a value that
+ * could not be encoded or an entry that could not be decoded, anything else.
+ */
+export type L2ErrorKind =
+  | "timeout"
+  | "connection"
+  | "reply"
+  | "protocol"
+  | "auth"
+  | "codec"
+  | "other";
+
+/** The kinds of {@linkcode L2ErrorKind}, in a fixed order. */
+export const L2_ERROR_KINDS: readonly L2ErrorKind[] = [
+  "timeout",
+  "connection",
+  "reply",
+  "protocol",
+  "auth",
+  "codec",
+  "other",
+];
+
+/** The kind of an L2 failure (by the error's name: the backend may be any implementation). */
+export function l2ErrorKind(error: unknown): L2ErrorKind {
+  switch ((error as Error | undefined)?.name) {
+    case "RedisTimeoutError":
+      return "timeout";
+    case "RedisConnectionError":
+    case "RedisClusterError":
+      return "connection";
+    case "RedisReplyError":
+      return "reply";
+    case "RedisProtocolError":
+      return "protocol";
+    case "RedisAuthError":
+      return "auth";
+    case "SerializationError":
+      return "codec";
+    default:
+      return "other";
+  }
 }
 
 function newCounters(): RemoteCounters {
-  return { l2Hits: 0, l2Misses: 0, l2Errors: 0, l2Writes: 0, invalidations: 0 };
+  return {
+    l2Hits: 0,
+    l2Misses: 0,
+    l2Errors: 0,
+    l2Writes: 0,
+    invalidations: 0,
+    invalidationKinds: { key: 0, tag: 0, namespace: 0, flush: 0 },
+    errorKinds: { timeout: 0, connection: 0, reply: 0, protocol: 0, auth: 0, codec: 0, other: 0 },
+  };
 }
 
 /** A lookup of `n` keys that found nothing. */
@@ -193,6 +254,7 @@ export class RemoteTier {
         const dropped = this.#translate(keys);
         if (dropped === undefined) return;
         this.counters.invalidations++;
+        this.counters.invalidationKinds[dropped.named]++;
         onDrop(dropped);
       }),
       backend.onReady(() => {
@@ -226,7 +288,7 @@ export class RemoteTier {
   #translate(keys: readonly string[] | null): Dropped | undefined {
     if (keys === null) {
       this.#known.clear();
-      return { kind: "all" };
+      return { kind: "all", named: "flush" };
     }
     const prefix = this.#prefix;
     let mine: string[] | undefined;
@@ -236,16 +298,18 @@ export class RemoteTier {
       if (generation !== undefined) {
         this.#known.delete(key); // changed: no longer tracked until read again
         if ("tag" in generation) (tags ??= []).push(generation.tag);
-        else if (generation.namespace === this.#namespace) return { kind: "all" };
+        else if (generation.namespace === this.#namespace) {
+          return { kind: "all", named: "namespace" };
+        }
       } else if (key.startsWith(prefix)) {
         (mine ??= []).push(key.slice(prefix.length));
       }
     }
     if (tags !== undefined) {
-      if (mine !== undefined) return { kind: "all" }; // rare: both at once
-      return { kind: "tags", tags };
+      if (mine !== undefined) return { kind: "all", named: "tag" }; // rare: both at once
+      return { kind: "tags", tags, named: "tag" };
     }
-    return mine === undefined ? undefined : { kind: "keys", keys: mine };
+    return mine === undefined ? undefined : { kind: "keys", keys: mine, named: "key" };
   }
 
   /** The breaker's state. */
@@ -595,6 +659,7 @@ export class RemoteTier {
 
   #failed(op: string, error: unknown, key?: string): void {
     this.counters.l2Errors++;
+    this.counters.errorKinds[l2ErrorKind(error)]++;
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     if (isCommandError(error)) {
       // The server answered: it is up. Log each new kind of refusal once.

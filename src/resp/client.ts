@@ -26,6 +26,20 @@ import {
 import type { Logger } from "../logger.ts";
 import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, encodeCommands } from "./encoder.ts";
+import { CommandObservers, type ServerAddress } from "./_observer.ts";
+
+let observersOf: (client: RedisClient, replace?: CommandObservers) => CommandObservers;
+
+/**
+ * The command observers of `client` (internal, for instrumentation); with
+ * `replace`, the client uses those from now on (a cluster shares its own).
+ */
+export function commandObservers(
+  client: RedisClient,
+  replace?: CommandObservers,
+): CommandObservers {
+  return observersOf(client, replace);
+}
 import { type ParserLimits, PushReply, type Reply, RespParser } from "./parser.ts";
 import type { Connect, ConnectOptions, TlsOptions, Transport } from "../transport.ts";
 import { checkOptionNames, optionNames } from "../_option_names.ts";
@@ -239,6 +253,16 @@ export class RedisClient extends EventTarget {
   #closing: Promise<void> | undefined;
   /** Handshake warnings (RESP2 only, refused tracking or SETNAME) said once, across reconnects. */
   readonly #warned: HandshakeWarnings = { tracking: false, setname: false };
+  readonly #server: ServerAddress;
+  /** Instrumentation of the commands (see `commandObservers`); a cluster shares its own. */
+  #observers: CommandObservers = new CommandObservers();
+
+  static {
+    observersOf = (client, replace) => {
+      if (replace !== undefined) client.#observers = replace;
+      return client.#observers;
+    };
+  }
 
   /**
    * Creates a client; it connects on the first command or on `connect()`.
@@ -301,6 +325,9 @@ export class RedisClient extends EventTarget {
       ...(o.tls !== undefined ? { tls: o.tls } : {}),
     };
     this.#where = o.path ?? `${host}:${port}`;
+    this.#server = o.path !== undefined
+      ? { address: o.path, port: undefined }
+      : { address: host, port };
     this.#username = o.username;
     this.#password = o.password;
     this.#db = db;
@@ -395,6 +422,8 @@ export class RedisClient extends EventTarget {
     });
     this.#pendingArgs.push(args);
     this.#pending.push({ resolve, reject, raw: false, deadline: 0, promise });
+    const observers = this.#observers;
+    if (observers.list.length !== 0) observers.observe(args, this.#server, promise);
     if (status === "ready") {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;

@@ -25,11 +25,13 @@ import {
 } from "../../errors.ts";
 import {
   type ClientStatus,
+  commandObservers,
   RedisClient,
   RedisClientEvent,
   type RedisClientOptions,
 } from "../client.ts";
 import type { Command, CommandArg } from "../encoder.ts";
+import { CommandObservers } from "../_observer.ts";
 import type { Reply } from "../parser.ts";
 import { keySlot, SLOT_COUNT } from "./crc16.ts";
 import { Route, routeOf } from "./_commands.ts";
@@ -123,6 +125,13 @@ function parseRedirect(
   return host ? { slot, address: { host, port } } : undefined;
 }
 
+let clusterObserversOf: (client: RedisClusterClient) => CommandObservers;
+
+/** The command observers of a cluster client and all its nodes (internal, for instrumentation). */
+export function clusterCommandObservers(client: RedisClusterClient): CommandObservers {
+  return clusterObserversOf(client);
+}
+
 /**
  * A Redis Cluster client with the `command()` surface of {@linkcode RedisClient}.
  *
@@ -180,6 +189,12 @@ export class RedisClusterClient extends EventTarget {
 
   /** Connections by `host:port`: the primaries, and seeds while discovering. */
   readonly #nodes = new Map<string, RedisClient>();
+  /** Instrumentation of the commands (internal), shared with every node's client. */
+  readonly #observers: CommandObservers = new CommandObservers();
+
+  static {
+    clusterObserversOf = (client) => client.#observers;
+  }
   readonly #addresses = new Map<RedisClient, NodeAddress>();
   /** The client serving each slot (undefined: uncovered or not yet known). */
   #slots: (RedisClient | undefined)[] = new Array(SLOT_COUNT).fill(undefined);
@@ -566,6 +581,7 @@ export class RedisClusterClient extends EventTarget {
     let client = this.#nodes.get(key);
     if (client === undefined) {
       client = new RedisClient({ ...this.#nodeOptions, host: address.host, port: address.port });
+      commandObservers(client, this.#observers);
       client.addEventListener("reconnecting", (event) => {
         this.#scheduleRefresh();
         // A node's connection lost: what it tracked may have changed unseen.

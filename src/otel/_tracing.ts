@@ -1,0 +1,183 @@
+/**
+ * The spans of one instrumented cache: `async_cache.load` per flight (an L1
+ * miss's L2 lookup and load; no span on an L1 hit), `async_cache.loader`
+ * around the loader's call inside it (so the loader's own spans, e.g. a
+ * database query, nest under it), and a client span per L2 command
+ * following the database semantic conventions. Spans are started in the
+ * caller's active context (the parent is the caller's span) through the
+ * provider's own context manager.
+ *
+ * @module
+ */
+import type { CacheProbe, FlightView } from "../cache/_probe.ts";
+import type { Command } from "../resp/encoder.ts";
+import {
+  type Attributes,
+  SPAN_CLIENT,
+  SPAN_INTERNAL,
+  type SpanLike,
+  STATUS_ERROR,
+  type TracerLike,
+} from "./_api.ts";
+import { keyHash } from "./_key_hash.ts";
+import { SPANS } from "./_names.ts";
+import type { Target } from "./_target.ts";
+import { commandName, l2Observers } from "./_l2_client.ts";
+
+const P = "async_cache";
+
+/** How spans name keys. */
+export interface TraceOptions {
+  /** `cache.name`. */
+  name: string;
+  /** Put raw keys on spans (`async_cache.key`, and key arguments in `db.query.text`). */
+  recordKeys: boolean;
+}
+
+function fail(span: SpanLike, error: unknown): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  span.recordException(e);
+  span.setStatus({ code: STATUS_ERROR, message: e.message });
+  span.setAttribute("error.type", e.name);
+}
+
+/** Ends `span` when `result` settles (at once if it is not a promise); returns `result`. */
+function endWith<T>(span: SpanLike, result: T, onEnd?: () => void): T {
+  if (result instanceof Promise) {
+    result.then(
+      () => {
+        onEnd?.();
+        span.end();
+      },
+      (error) => {
+        onEnd?.();
+        fail(span, error);
+        span.end();
+      },
+    );
+  } else {
+    onEnd?.();
+    span.end();
+  }
+  return result;
+}
+
+/** Starts tracing `target`; returns what stops it. */
+export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions): () => void {
+  const internals = target.internals;
+  if (internals === undefined) return () => {};
+  const keyAttrs = (key: string): Attributes => {
+    const a: Attributes = { "cache.name": o.name, [`${P}.key.hash`]: keyHash(key) };
+    if (o.recordKeys) a[`${P}.key`] = key;
+    return a;
+  };
+  const probe: CacheProbe = {
+    flight<T>(key: string, flight: FlightView, run: () => Promise<T>, background?: boolean) {
+      const attributes = keyAttrs(key);
+      if (background) attributes[`${P}.background`] = true;
+      return tracer.startActiveSpan(
+        SPANS.load,
+        { kind: SPAN_INTERNAL, attributes },
+        (span: SpanLike) => {
+          let result: Promise<T>;
+          try {
+            result = run();
+          } catch (error) {
+            fail(span, error);
+            span.end();
+            throw error;
+          }
+          return endWith(span, result, () => {
+            const source = flight.source;
+            span.setAttribute(`${P}.tier`, source === "stale" ? "l2" : source);
+            span.setAttribute(`${P}.stale`, source === "stale");
+            span.setAttribute(`${P}.coalesced`, flight.joined);
+          });
+        },
+      ) as Promise<T>;
+    },
+    load<T>(key: string, run: () => T, keys?: number): T {
+      const attributes = keyAttrs(key);
+      if (keys !== undefined) attributes[`${P}.batch.size`] = keys;
+      return tracer.startActiveSpan(
+        SPANS.loader,
+        { kind: SPAN_INTERNAL, attributes },
+        (span: SpanLike) => {
+          let result: T;
+          try {
+            result = run();
+          } catch (error) {
+            fail(span, error);
+            span.end();
+            throw error;
+          }
+          return endWith(span, result);
+        },
+      ) as T;
+    },
+  };
+  const offs = [internals.probes.add(probe)];
+  const commands = l2Observers(internals);
+  if (commands !== undefined) {
+    offs.push(commands.add({
+      start(args, server) {
+        const op = commandName(args[0]);
+        const attributes: Attributes = {
+          "db.system.name": "redis",
+          "db.operation.name": op,
+          "server.address": server.address,
+        };
+        if (server.port !== undefined) attributes["server.port"] = server.port;
+        if (o.recordKeys) attributes["db.query.text"] = queryText(op, args);
+        const span = tracer.startSpan(op, { kind: SPAN_CLIENT, attributes });
+        return (error) => {
+          if (error !== undefined) fail(span, error);
+          span.end();
+        };
+      },
+    }));
+  }
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+/** Key arguments of the commands the backend sends; everything else is a value (`?`). */
+function keyPositions(op: string, args: Command): (i: number) => boolean {
+  switch (op) {
+    case "MGET":
+    case "UNLINK":
+    case "DEL":
+    case "EXISTS":
+      return (i) => i >= 1;
+    case "EVAL":
+    case "EVALSHA":
+    case "FCALL": {
+      const n = Number(typeof args[2] === "string" ? args[2] : String(args[2]));
+      return (i) => i >= 3 && i < 3 + n;
+    }
+    default:
+      return (i) => i === 1;
+  }
+}
+
+/** `GET user:1`, `SET user:1 ? PX ?`: the command with keys, values replaced by `?`. */
+function queryText(op: string, args: Command): string {
+  const isKey = keyPositions(op, args);
+  const parts = [op];
+  for (let i = 1; i < args.length && i < 64; i++) {
+    const arg = args[i];
+    parts.push(
+      isKey(i)
+        ? (typeof arg === "string" ? arg : arg instanceof Uint8Array ? latin1(arg) : String(arg))
+        : "?",
+    );
+  }
+  return parts.join(" ");
+}
+
+function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length && i < 512; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
