@@ -93,6 +93,7 @@ export class CacheState<V> {
     const { logger, clock } = this.config;
     this.remote = new RemoteTier(backend, namespace, logger, clock, (d) => this.#drop(d));
     this.remote.onBreaker = (state, previous) => this.#breakerChanged(state, previous);
+    this.remote.lowWater = () => this.flights.oldestStamp();
   }
 
   /**

@@ -104,6 +104,13 @@ export class Flights<V> {
     return flight;
   }
 
+  /** The stamp of the oldest flight in progress (`Infinity` with none). */
+  oldestStamp(): number {
+    let oldest = Infinity;
+    for (const flight of this.#map.values()) if (flight.stamp < oldest) oldest = flight.stamp;
+    return oldest;
+  }
+
   /** Unregisters `flight` if it is still the one for `key`. */
   end(key: string, flight: Flight<V>): void {
     if (this.#map.get(key) === flight) this.#map.delete(key);

@@ -228,6 +228,13 @@ export class RemoteTier {
   #outageLogged = false;
   #lastCommandError = "";
   counters: RemoteCounters = newCounters();
+  /**
+   * The stamp of the cache's oldest load in progress (`Infinity`: none). A
+   * counter a write creates starts below it, so the first write to a fresh
+   * namespace or tag does not make loads that began before it, and end
+   * after it, read as invalidated.
+   */
+  lowWater: () => number = () => Infinity;
   /** Told when the breaker changes state (the cache's `"breaker"` event). */
   onBreaker: ((state: BreakerState, previous: BreakerState) => void) | undefined;
 
@@ -486,7 +493,7 @@ export class RemoteTier {
       if (unknown.length > 0) this.backend.checkValue(envelope); // before creating counters for it
       sent = this.#quietly(() => {
         const created = unknown.length > 0
-          ? this.backend.initGenerations(unknown, stamp - 1)
+          ? this.backend.initGenerations(unknown, Math.min(stamp, this.lowWater()) - 1)
           : undefined;
         const set = this.backend.set(
           this.#prefix + key,
