@@ -11,7 +11,9 @@
  * - `GET /item/:id`: the item as JSON (`id`: 1 to 64 of `[A-Za-z0-9_-]`), read
  *   L1 → Redis → the slow source (~20 ms); concurrent misses on one id share
  *   one load.
- * - `GET /metrics`: `cache.getMetrics()`, plus this instance's loader calls.
+ * - `GET /metrics`: the cache's metrics in the Prometheus text format
+ *   (`prometheusText` from `@async-cache/cache/otel`), for a Prometheus scrape.
+ * - `GET /stats`: `cache.getMetrics()` as JSON, plus this instance's loader calls.
  * - `GET /healthz`: `ok` once the service listens (it does not need Redis).
  *
  * Redis down, slow or restarted costs latency, never an error: the cache
@@ -21,6 +23,7 @@
  * @module
  */
 import { AsyncCache, type CacheMetrics, type Duration, RedisBackend } from "../mod.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../src/otel/mod.ts";
 
 /** An item of the slow data source. */
 export interface Item {
@@ -35,9 +38,9 @@ export interface Item {
 
 /** How to build a {@linkcode Service}. */
 export interface ServiceOptions {
-  /** This instance's name, reported in `/metrics` and in `loadedBy`. */
+  /** This instance's name, reported in `/stats` and in `loadedBy`. */
   instance: string;
-  /** The runtime, for `/metrics` (the entry point knows it). */
+  /** The runtime, for `/stats` (the entry point knows it). */
   runtime: string;
   /** `redis://host:port/db`. Without it the service runs on L1 alone. */
   redisUrl?: string;
@@ -119,6 +122,7 @@ export function createService(options: ServiceOptions): Service {
     remoteCache: redis,
     namespace: "item",
   });
+  prometheusText({ items: cache }); // the load and Redis histograms start now
   let loaderCalls = 0;
 
   /** The slow data source: a database or an API, ~20 ms per call. */
@@ -163,7 +167,14 @@ export function createService(options: ServiceOptions): Service {
         return json(502, { error: `source failed: ${(error as Error)?.message}` });
       }
     }
-    if (pathname === "/metrics") return json(200, metrics());
+    if (pathname === "/metrics") {
+      return {
+        status: 200,
+        contentType: PROMETHEUS_CONTENT_TYPE,
+        body: prometheusText({ items: cache }),
+      };
+    }
+    if (pathname === "/stats") return json(200, metrics());
     if (pathname === "/healthz") return { status: 200, contentType: "text/plain", body: "ok" };
     return json(404, { error: "not found" });
   }

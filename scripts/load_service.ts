@@ -12,7 +12,7 @@
  * 4. SIGKILLs Redis partway through, and restarts it (empty) later.
  * 5. Prints, per instance and per phase (Redis up / down / restarted):
  *    requests, requests/s, p50/p99/max latency, non-2xx responses, socket
- *    errors, loader calls (from `/metrics`), L2 errors, and how long after
+ *    errors, loader calls (from `/stats`), L2 errors, and how long after
  *    Redis was back the circuit breaker closed again.
  *
  * Exits non-zero if any response was not 2xx, any request failed, or a
@@ -327,12 +327,12 @@ try {
     }),
   }, driverOut);
 
-  // Samples /metrics every 200 ms while the load runs.
+  // Samples /stats every 200 ms while the load runs.
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       await Promise.all(instances.map(async (inst) => {
-        const m = await getJson(`${inst.base}/metrics`);
+        const m = await getJson(`${inst.base}/stats`);
         if (m) {
           inst.samples.push({
             t: Date.now(),
@@ -367,7 +367,7 @@ try {
   if (!status.success) throw new Error(`the load driver failed:\n${await tail(driver.log)}`);
   const results = JSON.parse(driverOut.text) as DriverResult[];
 
-  // Loader calls per phase, from the /metrics samples nearest each boundary.
+  // Loader calls per phase, from the /stats samples nearest each boundary.
   const bounds = [startAt, killAt, restartAt, endAt];
   const loaderAt = (inst: Instance, t: number) => {
     let best: Sample | undefined;
@@ -380,7 +380,7 @@ try {
   console.log("");
   for (const inst of instances) {
     const r = results.find((x) => x.name === inst.name)!;
-    const final = await getJson(`${inst.base}/metrics`);
+    const final = await getJson(`${inst.base}/stats`);
     const loaderTotal = Number(final?.loaderCalls ?? loaderAt(inst, Infinity));
     // When the breaker let L2 back in: the first sample after Redis was ready
     // with the breaker closed and no new L2 errors since the previous sample.
