@@ -36,6 +36,11 @@ export async function loadLibrary() {
   return { ...lib, ...runtimes };
 }
 
+/** `@async-cache/cache/otel`, from the same build as `loadLibrary`. */
+export function loadOtel() {
+  return runtime === "node" ? import("../npm/src/otel/mod.js") : import("../src/otel/mod.ts");
+}
+
 /** The Redis server the runner started (`BENCH_REDIS_PORT`). */
 export function redisPort() {
   const port = Number(process.env.BENCH_REDIS_PORT);

@@ -295,6 +295,29 @@ function checks(results: RuntimeResult[]): Check[] {
         "the budget",
       );
     }
+    // Issue 18: what instrument() costs.
+    add(
+      rt,
+      "Instrumented L1 hit ≤ 1.1× uninstrumented",
+      ratioOf(
+        t("otel_hit"),
+        "async-cache get(key), instrumented",
+        find(t("otel_hit"), "async-cache get(key)"),
+      ),
+      (r) => r <= 1.1,
+      "the uninstrumented time",
+    );
+    add(
+      rt,
+      "Instrumented miss path ≤ 1.2× uninstrumented",
+      ratioOf(
+        t("otel_miss"),
+        "async-cache full miss, instrumented",
+        find(t("otel_miss"), "async-cache full miss"),
+      ),
+      (r) => r <= 1.2,
+      "the uninstrumented time",
+    );
     const auto = "ioredis (enableAutoPipelining)";
     const g100 = t("resp_get100");
     const og = find(g100, OURS_CLIENT(rt));

@@ -17,6 +17,7 @@ import * as memory from "./cases/memory.mjs";
 import * as staleReads from "./cases/stale_reads.mjs";
 import * as cluster from "./cases/cluster.mjs";
 import * as byteBudget from "./cases/byte_budget.mjs";
+import * as otel from "./cases/otel.mjs";
 
 const CASES = {
   memory,
@@ -27,6 +28,7 @@ const CASES = {
   two_tier: twoTier,
   stale_reads: staleReads,
   cluster,
+  otel,
 };
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 
