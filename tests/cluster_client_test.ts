@@ -9,6 +9,7 @@ import {
 } from "../mod.ts";
 import { FakeRedis, resp } from "../src/testing/fake_redis.ts";
 import { parseClusterShards, parseClusterSlots } from "../src/resp/cluster/topology.ts";
+import { clusterCommandObservers } from "../src/resp/cluster/cluster_client.ts";
 import { RecordingLogger } from "./_helpers.ts";
 
 const enc = new TextEncoder();
@@ -157,6 +158,34 @@ describe("RedisClusterClient against fake nodes", () => {
     await client.refresh();
     assert.deepEqual(await client.command(["GET", "foo"]), enc.encode("bar"));
     assert.equal(client.redirects.moved, 1);
+  });
+
+  test("command observers (instrumentation) see every node's round trips, a MOVED one too", async () => {
+    env = fakeCluster([7000, 7001]);
+    env.layout.owners.set(7000, [[0, 16383]]);
+    client = new RedisClusterClient({
+      connect: env.connect,
+      nodes: [{ host: "127.0.0.1", port: 7000 }],
+    });
+    await client.command(["PING"]);
+    const seen: string[] = [];
+    const off = clusterCommandObservers(client).add({
+      start: (args, server) => (error) =>
+        seen.push(`${args[0]} ${server.address}:${server.port} ${error?.name ?? "ok"}`),
+    });
+    const slot = keySlot("foo");
+    env.nodes.get(7001)!.set("foo", "bar");
+    env.layout.owners.set(7000, [[0, slot - 1], [slot + 1, 16383]]).set(7001, [[slot, slot]]);
+    const stop = env.nodes.get(7000)!.onCommand((args) =>
+      args[1] === "foo" ? resp.error(`MOVED ${slot} 127.0.0.1:7001`) : undefined
+    );
+    assert.deepEqual(await client.command(["GET", "foo"]), enc.encode("bar"));
+    stop();
+    off();
+    await client.command(["GET", "foo"]);
+    assert.ok(seen.includes("GET 127.0.0.1:7000 RedisReplyError"), seen.join(" | "));
+    assert.ok(seen.includes("GET 127.0.0.1:7001 ok"), seen.join(" | "));
+    assert.equal(seen.filter((s) => s.startsWith("GET")).length, 2, seen.join(" | "));
   });
 
   test("ASK: ASKING then the command on the importing node, once; the slot map unchanged", async () => {
