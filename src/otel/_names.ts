@@ -55,8 +55,27 @@ const m = (name: string, kind: MetricKind, unit: string, description: string): M
   description,
 });
 
+/** The short keys of {@linkcode METRICS}. */
+export type MetricKey =
+  | "requests"
+  | "loads"
+  | "loadErrors"
+  | "loadDuration"
+  | "coalesced"
+  | "refreshes"
+  | "evictions"
+  | "entries"
+  | "bytes"
+  | "commandDuration"
+  | "l2Errors"
+  | "invalidations"
+  | "breakerState"
+  | "breakerTransitions"
+  | "leaseWaits"
+  | "leaseTakeovers";
+
 /** The metrics, by short key. */
-export const METRICS = {
+export const METRICS: { readonly [K in MetricKey]: MetricSpec } = {
   requests: m(
     "requests",
     "counter",
@@ -138,12 +157,12 @@ export const METRICS = {
     "{lease}",
     "Leases taken over after the holder never wrote the value",
   ),
-} as const satisfies Record<string, MetricSpec>;
+};
 
 /** The span names. */
-export const SPANS = {
+export const SPANS: { readonly load: string; readonly loader: string } = {
   /** A read that missed L1: its L2 lookup and its load (one per flight; joiners are counted on it). */
   load: `${METRIC_PREFIX}.load`,
   /** The loader's call, inside `load` (the user's own spans nest under it). */
   loader: `${METRIC_PREFIX}.loader`,
-} as const;
+};

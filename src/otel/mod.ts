@@ -40,6 +40,7 @@ export type {
 } from "./_api.ts";
 export {
   METRIC_PREFIX,
+  type MetricKey,
   type MetricKind,
   METRICS,
   type MetricSpec,
