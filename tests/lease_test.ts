@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend } from "../mod.ts";
 import { FakeClock } from "../src/testing/fake_clock.ts";
-import { entryKey, RecordingLogger, sleep } from "./_helpers.ts";
+import { entryKey, RecordingLogger, sleep, waitFor } from "./_helpers.ts";
 import { MapBackend } from "./_map_backend.ts";
 import {
   type RedisServer,
@@ -109,7 +109,7 @@ describe("lease: one loader per fleet (redis-server)", { skip }, () => {
     };
     let bCalls = 0;
     const pa = a.get("k", { loader: failing });
-    await sleep(15); // a holds the lease (with 5 ms, a loaded machine let b take it first)
+    await waitFor(() => a.getMetrics().leases === 1); // a holds the lease (a sleep raced on a loaded machine)
     const started = Date.now();
     const pb = b.get("k", {
       loader: () => {
