@@ -119,8 +119,6 @@ if (!quick) {
     "publish",
     "--dry-run",
     "--allow-dirty",
-    "--config",
-    "jsr.json",
   ]);
 }
 await step(
