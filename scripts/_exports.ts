@@ -1,4 +1,4 @@
-/** Shared by the build and its check: JSR's `exports` turned into npm's. */
+/** Shared by the build and its check: JSR's `exports` (in `deno.json`) turned into npm's. */
 
 /** Reads and parses a JSON file. */
 export async function readJson(path: string): Promise<unknown> {

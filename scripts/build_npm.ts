@@ -1,8 +1,9 @@
 /**
  * Builds the npm package into `npm/`, the job dnt would do: `tsc` compiles the
  * TypeScript source (and the tests, so `node --test` runs them against the
- * built code), then a `package.json` is written whose `exports` mirror
- * `jsr.json`'s, so the two registries offer the same entry points.
+ * built code), then a `package.json` is written whose name, version and
+ * `exports` mirror `deno.json`'s (the JSR package), so the two registries offer
+ * the same entry points.
  *
  * Run: `deno run -A scripts/build_npm.ts` (or `npm run build`).
  */
@@ -19,7 +20,7 @@ async function run(cmd: string, args: string[]): Promise<void> {
 await Deno.remove(OUT, { recursive: true }).catch(() => {});
 await run("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"]);
 
-const jsr = await readJson("jsr.json") as {
+const jsr = await readJson("deno.json") as {
   name: string;
   version: string;
   exports: Record<string, string>;

@@ -7,7 +7,8 @@
  *   bun test, npm build (tsc) + node --test on the built package,
  *   a smoke run of the benchmarks (`bench/run.ts --smoke`) and of the hit-ratio
  *   bench (`bench/hitratio.ts --smoke`: two small traces, checked against the
- *   reference table), then the short
+ *   reference table), the release check (`scripts/check_release.ts`: what
+ *   `npm pack` of the build holds, the workflows), then the short
  *   fault run (`scripts/chaos.ts --short`: Deno, Bun and Node against a Redis
  *   that is killed, paused, filled, re-passworded...) and the short load run
  *   of the example service (`scripts/load_service.ts --short`).
@@ -126,8 +127,6 @@ if (!quick) {
     "publish",
     "--dry-run",
     "--allow-dirty",
-    "--config",
-    "jsr.json",
   ]);
 }
 await step(
@@ -160,6 +159,11 @@ await step("hit-ratio bench smoke (two small traces vs the reference)", `${BIN}/
   "-A",
   "bench/hitratio.ts",
   "--smoke",
+]);
+await step("release check (npm pack of the build, workflows)", `${BIN}/deno`, [
+  "run",
+  "-A",
+  "scripts/check_release.ts",
 ]);
 await step("chaos --short (Redis faults, all runtimes)", `${BIN}/deno`, [
   "run",

@@ -309,11 +309,11 @@ export class MissPath<V> extends CacheState<V> {
   ): Promise<V | undefined> {
     if (this.remote !== undefined) {
       flight.lookingUp = true;
-      const { entry, stale, failed } = await this.remote.lookup(k, flight.tags);
+      const { entry, stale, failed, older } = await this.remote.lookup(k, flight.tags);
       flight.lookingUp = false;
       if (failed) flight.writeBack = "none";
-      // L2 holds an entry too old to use: the load replaces it (SET NX would keep it).
-      else if (entry !== undefined || stale !== undefined) flight.writeBack = "force";
+      // L2 holds an entry too old to use (or of an older format): the load replaces it (SET NX would keep it).
+      else if (entry !== undefined || stale !== undefined || older) flight.writeBack = "force";
       // A warm-start snapshot entry: L2's answer wins; used only when L2 cannot answer.
       const held = this.backup?.take(k);
       if (entry !== undefined && (entry.ttlMs === undefined || entry.ttlMs > minL2Ttl)) {
@@ -509,14 +509,14 @@ export class MissPath<V> extends CacheState<V> {
     if (remote !== undefined) {
       const toLook = slots.filter((slot) => !slot.looked);
       misses = slots.filter((slot) => slot.looked);
-      const { entries, stale, failed } = toLook.length === 0
-        ? { entries: [], stale: [], failed: false }
+      const { entries, stale, failed, older } = toLook.length === 0
+        ? { entries: [], stale: [], failed: false, older: undefined }
         : await remote.lookupMany(toLook.map((s) => s.key), batchTags(toLook));
       for (let i = 0; i < toLook.length; i++) {
         for (const waiter of toLook[i].waiters) {
           const flight = waiter.flight as Flight<V>;
           if (failed) flight.writeBack = "none";
-          else if (stale[i] !== undefined) flight.writeBack = "force";
+          else if (stale[i] !== undefined || older?.[i]) flight.writeBack = "force";
         }
       }
       for (let i = 0; i < toLook.length; i++) {

@@ -6,6 +6,7 @@
 import { SerializationError } from "../errors.ts";
 import {
   errorMessage,
+  FORMAT_VERSION,
   HEADER_SIZE,
   HEX,
   HEX_CODES,
@@ -35,7 +36,6 @@ import {
   T_UINT,
   T_UNDEFINED,
   textDecoder,
-  VERSION,
 } from "./format.ts";
 
 interface Reader {
@@ -117,6 +117,18 @@ function charge(r: Reader, at: number, cost: number): void {
  * ```
  */
 export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): unknown {
+  return decodeVersion(bytes, FORMAT_VERSION, options);
+}
+
+/**
+ * {@linkcode decodeValue} for an envelope of format `version` (internal: a
+ * `RedisBackend` forced to another version by a test reads its own entries).
+ */
+export function decodeVersion(
+  bytes: Uint8Array,
+  version: number,
+  options?: DecodeOptions,
+): unknown {
   lastCost = 0; // a refusal before decoding spends nothing
   if (!(bytes instanceof Uint8Array)) {
     throw new SerializationError(
@@ -141,11 +153,13 @@ export function decodeValue(bytes: Uint8Array, options?: DecodeOptions): unknown
       }, expected 0xacca)`,
     );
   }
-  if (bytes[2] !== VERSION) {
+  if (bytes[2] !== version) {
     throw new SerializationError(
       `Cannot decode: envelope version ${
         bytes[2]
-      } is not supported (this build reads version ${VERSION}; written by a newer async-cache?)`,
+      } is not supported (this build reads version ${version}; written by ${
+        bytes[2] > version ? "a newer" : "an older"
+      } async-cache?)`,
     );
   }
   const total = DECODE_BUDGET_PER_BYTE * bytes.length + DECODE_BUDGET_BASE;

@@ -6,6 +6,7 @@
 import { SerializationError } from "../errors.ts";
 import {
   errorMessage,
+  FORMAT_VERSION,
   HEADER_SIZE,
   HEX_VALUE,
   KEEP_BUFFER_BYTES,
@@ -36,7 +37,6 @@ import {
   T_UNDEFINED,
   textEncoder,
   typedArrayTag,
-  VERSION,
 } from "./format.ts";
 
 /** An encoding failure on its way up: each container on the way adds its path segment. */
@@ -117,7 +117,7 @@ export function encodeValue(value: unknown): Uint8Array {
     w.ensure(HEADER_SIZE);
     w.buf[0] = MAGIC0;
     w.buf[1] = MAGIC1;
-    w.buf[2] = VERSION;
+    w.buf[2] = FORMAT_VERSION;
     w.pos = HEADER_SIZE;
     writeValue(w, value);
     return w.buf.slice(0, w.pos);

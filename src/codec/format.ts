@@ -3,7 +3,8 @@
  * byte-for-byte identical whichever runtime (Deno, Bun, Node) wrote it, so
  * services on different runtimes share Redis entries and disk snapshots.
  *
- * Layout (version 1). Every entry is `AC CA 01` followed by exactly one value.
+ * Layout (version 1). Every entry is `AC CA 01` (magic, then {@linkcode FORMAT_VERSION})
+ * followed by exactly one value.
  * A value is a tag byte and a payload; `varint` is an unsigned LEB128 integer
  * (7 bits per byte, least significant group first, minimal, at most 2^53 - 1):
  *
@@ -77,7 +78,22 @@ export const MAX_BIGINT_BYTES = 1 << 20;
 
 export const MAGIC0 = 0xac;
 export const MAGIC1 = 0xca;
-export const VERSION = 1;
+/**
+ * The L2 format version: the third byte of every envelope. **Bump it (and only it) for any
+ * change an older reader would misread**: the value layout below, the entry envelope
+ * (`wrap`/`unwrap` in `src/remote/_generations.ts`), or the entry key layout (`namespacePrefix`).
+ *
+ * A reader checks this one byte before decoding anything. In Redis an entry of another version
+ * is a miss, never an error or a warning (`RedisBackend.formatMisses` counts them, one debug line
+ * per version): an older one is replaced by the next loaded value, a newer one is left for the
+ * processes that read it. `decodeValue` (the public codec) throws `SerializationError` on it.
+ *
+ * Not covered, on purpose: the generation counters (`__ac:ns:`, `__ac:tag:`: sorted sets of one
+ * member) and leases (`__ac:lease:`). Every version shares them, which is how a `clear()` or an
+ * `invalidateTags` reaches every process of a mixed fleet; changing them takes a release that
+ * writes both forms (see the README, "Rolling a fleet across a format change").
+ */
+export const FORMAT_VERSION = 1;
 export const HEADER_SIZE = 3;
 
 export const T_UNDEFINED = 0x00;

@@ -131,6 +131,13 @@ export function unwrap(stored: unknown): Envelope | null | undefined {
   return { namespace, stamp, tags, expiresAt: expiresAt ?? undefined, keepMs, value };
 }
 
+/**
+ * What `RedisBackend.getManyWithTtl` reports (as the entry's value) for an entry of an older
+ * format version: a miss that the next loaded value should replace (see `FORMAT_VERSION`).
+ * An entry of a newer version is plain `undefined`: the processes that read it own it.
+ */
+export const OLDER_FORMAT: unique symbol = Symbol("async-cache: entry of an older format");
+
 /** The counter keys an entry of `namespace` with `tags` depends on. */
 export function counterKeys(namespace: string, tags: readonly string[]): string[] {
   const keys = namespace === "" ? [] : [namespaceKey(namespace)];

@@ -52,6 +52,7 @@ import {
   type Generations,
   namespacePrefix,
   nextStamp,
+  OLDER_FORMAT,
   parseGenerationKey,
   unwrap,
   wrap,
@@ -74,6 +75,8 @@ export interface Lookup {
   stale: (TierEntry | undefined)[];
   /** True when L2 could not answer (skipped by the breaker, or the read failed). */
   failed?: boolean;
+  /** Per key, when L2 holds an entry of an older format version: a miss the load replaces. */
+  older?: boolean[];
 }
 
 /** What the cache must drop after an invalidation. */
@@ -88,6 +91,8 @@ export interface KeyLookup {
   stale?: TierEntry;
   /** True when L2 could not answer. */
   failed?: boolean;
+  /** L2 holds an entry of an older format version: a miss the load replaces. */
+  older?: boolean;
 }
 
 /** How one write reaches L2. */
@@ -410,6 +415,10 @@ export class RemoteTier {
     for (let i = 0; i < n; i++) {
       const entry = raw[i];
       if (entry === undefined) continue;
+      if (entry.value === OLDER_FORMAT) {
+        (out.older ??= [])[i] = true; // another release's entry: a miss, replaced by the load
+        continue;
+      }
       const envelope = envelopes[i];
       if (envelope === undefined && this.#namespace === "") {
         out.entries[i] = entry; // a plain value (written by another client): as stored
@@ -637,9 +646,9 @@ export class RemoteTier {
     for (const list of tagLists) {
       if (list !== undefined) { for (const t of list) (tags ??= new Set()).add(t); }
     }
-    this.lookupMany(keys, tags && [...tags]).then(({ entries, stale, failed }) => {
+    this.lookupMany(keys, tags && [...tags]).then(({ entries, stale, failed, older }) => {
       for (let i = 0; i < resolves.length; i++) {
-        resolves[i]({ entry: entries[i], stale: stale[i], failed });
+        resolves[i]({ entry: entries[i], stale: stale[i], failed, older: older?.[i] });
       }
     });
   }

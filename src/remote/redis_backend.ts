@@ -26,15 +26,27 @@ import {
   type RemoteSetOptions,
 } from "./remote_backend.ts";
 import { Invalidations } from "./_invalidations.ts";
-import { leaseKey } from "./_generations.ts";
-import { type DecodeOptions, decodeValue } from "../codec/decode.ts";
+import { leaseKey, OLDER_FORMAT } from "./_generations.ts";
+import { type DecodeOptions, decodeVersion } from "../codec/decode.ts";
 import { encodeValue } from "../codec/encode.ts";
+import { FORMAT_VERSION, MAGIC0, MAGIC1 } from "../codec/format.ts";
 
 const SCAN_COUNT = "1000";
 /** The one member of a generation counter (a sorted set, so that a bump is `ZADD GT`). */
 const COUNTER_MEMBER = "g";
 /** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
 const MAX_PX = Number.MAX_SAFE_INTEGER;
+
+let setFormat: (backend: RedisBackend, version: number) => void;
+
+/**
+ * Test hook (internal, not exported from `mod.ts`): makes `backend` read and
+ * write envelopes of format `version` instead of {@linkcode FORMAT_VERSION},
+ * as a process of another release would (same body, another version byte).
+ */
+export function forceFormatVersion(backend: RedisBackend, version: number): void {
+  setFormat(backend, version);
+}
 
 /**
  * A shared cache tier in Redis (or any RESP server: Valkey, KeyDB, Dragonfly).
@@ -73,6 +85,17 @@ export class RedisBackend extends RemoteCacheBackend {
   readonly #invalidations: Invalidations;
   /** Whether tracking was asked for (it may still be refused by the server). */
   readonly #tracking: boolean;
+  /** The envelope version read and written: {@linkcode FORMAT_VERSION} (a test hook may force another). */
+  #format: number = FORMAT_VERSION;
+  #formatMisses = 0;
+  /** Versions already noted at debug level (one line each). */
+  #versionsNoted: Set<number> | undefined;
+
+  static {
+    setFormat = (backend, version) => {
+      backend.#format = version;
+    };
+  }
 
   /**
    * Connects lazily, on the first command.
@@ -145,6 +168,15 @@ export class RedisBackend extends RemoteCacheBackend {
   /** Invalidations received from Redis so far. */
   get invalidationsReceived(): number {
     return this.#invalidations.received;
+  }
+
+  /**
+   * Entries read as misses so far because another release wrote them in another format
+   * version (see the README, "Rolling a fleet across a format change"). Not errors: nothing
+   * is logged above debug level.
+   */
+  get formatMisses(): number {
+    return this.#formatMisses;
   }
 
   /** Generation counters (`MGET`; a missing counter is 0). */
@@ -322,7 +354,7 @@ export class RedisBackend extends RemoteCacheBackend {
       const raw = values[i];
       if (!(raw instanceof Uint8Array)) return false; // gone, or not an entry (a counter)
       try {
-        return doomed(decodeValue(raw, this.#decodeOptions));
+        return doomed(decodeVersion(raw, this.#format, this.#decodeOptions));
       } catch {
         return true;
       }
@@ -368,7 +400,10 @@ export class RedisBackend extends RemoteCacheBackend {
   override async getMany(keys: readonly string[]): Promise<unknown[]> {
     if (keys.length === 0) return [];
     const replies = await this.#mget(keys.map((k) => this.prefix + k));
-    return replies.map((r, i) => this.#decode(keys[i], r));
+    return replies.map((r, i) => {
+      const value = this.#decode(keys[i], r);
+      return value === OLDER_FORMAT ? undefined : value;
+    });
   }
 
   /** Pipelined `SET`s: one write, one round trip. */
@@ -425,6 +460,7 @@ export class RedisBackend extends RemoteCacheBackend {
    */
   #setCommand(key: string, value: unknown, ttlMs: number | undefined): Command {
     const bytes = encodeValue(value);
+    if (this.#format !== FORMAT_VERSION) bytes[2] = this.#format;
     if (ttlMs === undefined || ttlMs === Infinity) return ["SET", this.prefix + key, bytes];
     const px = ttlMs >= MAX_PX ? MAX_PX : Math.max(1, Math.ceil(ttlMs));
     return ["SET", this.prefix + key, bytes, "PX", px];
@@ -439,8 +475,18 @@ export class RedisBackend extends RemoteCacheBackend {
     return reply;
   }
 
+  /**
+   * A reply as a value: `undefined` for a miss, {@linkcode OLDER_FORMAT} for an
+   * entry of an older format version. Hot path: one byte compared before decoding.
+   */
   #decode(key: string, reply: Reply, logger?: Logger): unknown {
     if (reply === null) return undefined;
+    if (
+      reply instanceof Uint8Array && reply[2] !== this.#format && reply.length > 3 &&
+      reply[0] === MAGIC0 && reply[1] === MAGIC1
+    ) {
+      return this.#otherFormat(reply[2], logger);
+    }
     if (!(reply instanceof Uint8Array)) {
       (this.#logger ?? logger ?? this.#adopted ?? console).warn(
         `async-cache: Redis key ${JSON.stringify(key)} holds a non-string value; read as a miss`,
@@ -448,7 +494,7 @@ export class RedisBackend extends RemoteCacheBackend {
       return undefined;
     }
     try {
-      return decodeValue(reply, this.#decodeOptions);
+      return decodeVersion(reply, this.#format, this.#decodeOptions);
     } catch (error) {
       // Read repair: removed, so a loader's write-back (SET NX) can replace it.
       this.client.command(["UNLINK", this.prefix + key]).catch(ignore);
@@ -459,6 +505,25 @@ export class RedisBackend extends RemoteCacheBackend {
       );
       return undefined;
     }
+  }
+
+  /**
+   * An entry another release wrote (another format version): a miss, counted, and noted once
+   * per version at debug level, never a warning (a rolling deploy meets many), never deleted
+   * (its own readers still use it).
+   */
+  #otherFormat(version: number, logger: Logger | undefined): unknown {
+    this.#formatMisses++;
+    const noted = this.#versionsNoted ??= new Set();
+    if (!noted.has(version)) {
+      noted.add(version);
+      (this.#logger ?? logger ?? this.#adopted ?? console).debug?.(
+        `async-cache: Redis under ${
+          JSON.stringify(this.prefix)
+        } holds entries of format version ${version} (this build reads ${this.#format}); they read as misses`,
+      );
+    }
+    return version < this.#format ? OLDER_FORMAT : undefined;
   }
 }
 
