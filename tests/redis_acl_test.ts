@@ -19,7 +19,7 @@ const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
 
 /** The ACL the README documents: the prefix, no channels, and only the commands the library sends. */
 export const LEAST_PRIVILEGE_ACL =
-  "~ac:* resetchannels -@all +get +mget +set +pttl +unlink +scan +zadd +zscore +ping +hello +client|tracking";
+  "~ac:* resetchannels -@all +get +mget +set +pttl +unlink +scan +zadd +zscore +eval +ping +hello +client|tracking";
 
 const decoder = new TextDecoder();
 

@@ -32,6 +32,9 @@ import { encodeValue } from "../codec/encode.ts";
 import { FORMAT_VERSION, MAGIC0, MAGIC1 } from "../codec/format.ts";
 
 const SCAN_COUNT = "1000";
+/** Deletes KEYS[1] if it still holds ARGV[1]; returns how many it deleted. */
+const DELETE_IF_UNCHANGED =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0";
 /** The one member of a generation counter (a sorted set, so that a bump is `ZADD GT`). */
 const COUNTER_MEMBER = "g";
 /** The largest `PX` sent: 2^53 - 1 ms, an exact integer Redis accepts (its limit is 2^63 - 1 minus now). */
@@ -82,6 +85,8 @@ export class RedisBackend extends RemoteCacheBackend {
   readonly #decodeOptions: DecodeOptions;
   /** The first cache's logger (see `adoptLogger`). */
   #adopted: Logger | undefined;
+  /** Set once Redis refused `EVAL` (the clear sweep then deletes with `UNLINK`). */
+  #scriptsRefused = false;
   readonly #invalidations: Invalidations;
   /** Whether tracking was asked for (it may still be refused by the server). */
   readonly #tracking: boolean;
@@ -327,8 +332,13 @@ export class RedisBackend extends RemoteCacheBackend {
         throw new RedisProtocolError("SCAN returned an unexpected reply");
       }
       cursor = replyToString(reply[0]) ?? "0";
-      let keys = reply[1] as Reply[];
-      if (doomed !== undefined && keys.length > 0) keys = await this.#doomedOf(keys, doomed);
+      const keys = reply[1] as Reply[];
+      if (doomed !== undefined) {
+        if (keys.length > 0) {
+          deleted += await this.#deleteIfUnchanged(await this.#doomedOf(keys, doomed));
+        }
+        continue;
+      }
       if (keys.length > 0) {
         const prefixLength = this.prefix.length;
         // A sweep of old generations is no news: they were misses already.
@@ -344,21 +354,58 @@ export class RedisBackend extends RemoteCacheBackend {
     return deleted;
   }
 
-  /** The keys among `keys` whose value `doomed` accepts (undecodable ones too). */
-  async #doomedOf(keys: Reply[], doomed: (value: unknown) => boolean): Promise<Reply[]> {
+  /** The keys among `keys` whose value `doomed` accepts (undecodable ones too), with the bytes read. */
+  async #doomedOf(
+    keys: Reply[],
+    doomed: (value: unknown) => boolean,
+  ): Promise<[Uint8Array, Uint8Array][]> {
     const values = await this.client.command(["MGET", ...(keys as Uint8Array[])]);
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new RedisProtocolError("MGET returned an unexpected reply");
     }
-    return keys.filter((_, i) => {
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (let i = 0; i < keys.length; i++) {
       const raw = values[i];
-      if (!(raw instanceof Uint8Array)) return false; // gone, or not an entry (a counter)
+      if (!(raw instanceof Uint8Array)) continue; // gone, or not an entry (a counter)
+      let drop: boolean;
       try {
-        return doomed(decodeVersion(raw, this.#format, this.#decodeOptions));
+        drop = doomed(decodeVersion(raw, this.#format, this.#decodeOptions));
       } catch {
-        return true;
+        drop = true;
       }
-    });
+      if (drop) out.push([keys[i] as Uint8Array, raw]);
+    }
+    return out;
+  }
+
+  /**
+   * Deletes each entry only if it still holds the bytes read (a script:
+   * `GET`, compare, `UNLINK`), so a write that landed since is kept. Where
+   * scripts are refused (an ACL without `+eval`), a plain `UNLINK`, logged
+   * once: such a racing write is then lost (a miss, never a stale value).
+   */
+  async #deleteIfUnchanged(doomed: [Uint8Array, Uint8Array][]): Promise<number> {
+    if (doomed.length === 0) return 0;
+    if (!this.#scriptsRefused) {
+      const replies = await Promise.all(
+        doomed.map(([key, bytes]) =>
+          this.client.command(["EVAL", DELETE_IF_UNCHANGED, "1", key, bytes]).catch((e) => e)
+        ),
+      );
+      const refused = replies.find((r) => r instanceof RedisReplyError);
+      if (refused === undefined) {
+        const failed = replies.find((r) => r instanceof Error);
+        if (failed !== undefined) throw failed;
+        return replies.reduce((n: number, r) => n + (typeof r === "number" ? r : 0), 0);
+      }
+      this.#scriptsRefused = true;
+      (this.#logger ?? this.#adopted ?? console).warn(
+        `async-cache: Redis refused EVAL (${refused.message}); the clear() sweep deletes old ` +
+          "entries with UNLINK, so a write racing it can be lost (grant +eval to avoid it)",
+      );
+    }
+    const n = await this.client.command(["UNLINK", ...doomed.map(([key]) => key)]);
+    return typeof n === "number" ? n : 0;
   }
 
   /**
