@@ -1,7 +1,6 @@
 /**
- * The service on `node:http`. Node 20 does not run `.ts`: build it first
- * (`deno run -A scripts/load_service.ts` does, into `.tmp/`), then
- * `node .tmp/load-build/examples/node_server.js`
+ * The service on `node:http`, run compiled as the npm package is: `npm run build`
+ * puts it in `npm/examples/`, then `node npm/examples/node_server.js`
  * (env: `PORT`, default 8000; `REDIS_URL`, `INSTANCE`, ...: see `service.ts`).
  *
  * @module

@@ -17,6 +17,18 @@ export function flag(name: string): string | undefined {
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The project's `node_modules/.bin`. */
 export const BIN = `${ROOT}/node_modules/.bin`;
+/**
+ * The Node the scripts run: the newest LTS line from the `node24` devDependency, as `npm test`
+ * does; the `node` on PATH only when that is not installed.
+ */
+export const NODE = (() => {
+  const lts = `${ROOT}/node_modules/node24/bin/node`;
+  try {
+    return Deno.statSync(lts).isFile ? lts : "node";
+  } catch {
+    return "node";
+  }
+})();
 
 /** The last 20 lines of a log file, or `"(no log)"`. */
 export async function tail(file: string): Promise<string> {
@@ -55,8 +67,8 @@ export function onInterrupt(cleanup: () => Promise<void>): void {
 }
 
 /**
- * Compiles `include` (and what it imports) for Node 20, which cannot run
- * `.ts`, into `.tmp/<dir>/out`. Type errors are reported and the emitted JS
+ * Compiles `include` (and what it imports) for Node, as the npm package is
+ * built, into `.tmp/<dir>/out`. Type errors are reported and the emitted JS
  * is used anyway.
  *
  * @param dir The build's folder under `.tmp/`, emptied first.

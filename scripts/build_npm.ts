@@ -25,6 +25,22 @@ const jsr = await readJson("deno.json") as {
   version: string;
   exports: Record<string, string>;
 };
+// `engines` says what `npm test` and `npm run test:matrix` run, read from our devDependencies
+// (Node lines are aliases `"node22": "npm:node@22.23.3"`): the oldest Node line and up (each line is
+// tested at its newest release), and Deno and Bun from the tested minor within their major.
+const dev = ((await readJson("package.json")) as { devDependencies: Record<string, string> })
+  .devDependencies;
+const nodeLines = Object.keys(dev).filter((k) => /^node\d+$/.test(k)).map((k) =>
+  Number(k.slice(4))
+);
+if (nodeLines.length === 0) throw new Error("package.json has no nodeNN devDependency");
+const minor = (name: string) => {
+  const m = /^(\d+)\.(\d+)\.\d+$/.exec(dev[name] ?? "");
+  if (!m) throw new Error(`package.json: ${name} is not pinned to x.y.z: ${dev[name]}`);
+  return `^${m[1]}.${m[2]}`;
+};
+const engines = { node: `>=${Math.min(...nodeLines)}`, deno: minor("deno"), bun: minor("bun") };
+
 const pkg = {
   name: jsr.name,
   version: jsr.version,
@@ -33,7 +49,7 @@ const pkg = {
   license: "MIT",
   type: "module",
   sideEffects: false,
-  engines: { node: ">=20" },
+  engines,
   exports: jsrToNpmExports(jsr.exports),
   types: "./mod.d.ts",
   files: ["mod.js", "mod.d.ts", "src/", "runtimes/", "README.md", "LICENSE"],

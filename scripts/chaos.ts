@@ -32,7 +32,7 @@ import { RedisClient, RedisReplyError } from "../mod.ts";
 import { defaultConnect } from "../runtimes/mod.ts";
 import { type RedisServer, startRedisServer } from "../tests/_redis_server.ts";
 import type { ChaosWorkerConfig, PhaseReport } from "../tests/_chaos_worker.ts";
-import { BIN, buildForNode, flag, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
+import { BIN, buildForNode, flag, NODE, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
 
 // ------------------------------------------------------------ options
 
@@ -386,7 +386,7 @@ try {
       HOLD_MS / 1000
     } s, socketTimeout ${WORKER.socketTimeoutMs} ms, connectTimeout ${WORKER.connectTimeoutMs} ms`,
   );
-  // The worker (and what it imports) for Node 20, which cannot run `.ts`.
+  // The worker (and what it imports) compiled, as Node runs the npm package.
   const nodeEntry = RUNTIMES.includes("node")
     ? await buildForNode("chaos-build", ["tests/_chaos_worker.ts"], "tests/_chaos_worker.js")
     : undefined;
@@ -417,7 +417,7 @@ try {
       ? [Deno.execPath(), ["run", "-A", worker]]
       : runtime === "bun"
       ? [`${BIN}/bun`, [worker]]
-      : ["node", [nodeEntry!]];
+      : [NODE, [nodeEntry!]];
     await spawnWorker(runtime, cmd, args, env);
   }
   for (const w of workers) {

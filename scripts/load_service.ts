@@ -4,8 +4,8 @@
  *
  * 1. Starts a throwaway `redis-server` on a free loopback port.
  * 2. Starts one instance of the service per runtime (default Deno and Node;
- *    Node runs a private `tsc` build of `examples/` in `.tmp/load-build`,
- *    since Node 20 cannot run `.ts`), each on its own free loopback port,
+ *    Node (24, `node_modules/node24`) runs a private `tsc` build of `examples/`
+ *    in `.tmp/load-build`, as it runs the npm package), each on its own free loopback port,
  *    both with the same Redis prefix, so they share entries.
  * 3. Drives both with autocannon (in a Node child process) for a bounded time,
  *    on `GET /item/:id` over a keyspace of random ids.
@@ -24,7 +24,7 @@
  * `--short` is a few seconds (for `npm test`).
  */
 import { freePort, type RedisServer, startRedisServer } from "../tests/_redis_server.ts";
-import { BIN, buildForNode, flag, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
+import { BIN, buildForNode, flag, NODE, onInterrupt, ROOT, stopChild, tail } from "./_processes.ts";
 
 // ------------------------------------------------------------ options
 
@@ -269,7 +269,7 @@ try {
   redis = await startRedisServer();
   console.log(`redis-server pid ${redis.pid} on ${redis.host}:${redis.port}`);
 
-  // examples/service.ts + node_server.ts (and what they import) for Node 20.
+  // examples/service.ts + node_server.ts (and what they import), compiled for Node.
   const nodeEntry = RUNTIMES.includes("node")
     ? await buildForNode(
       "load-build",
@@ -296,7 +296,7 @@ try {
       ? [Deno.execPath(), ["run", "-A", "examples/deno_server.ts"]]
       : runtime === "bun"
       ? [`${BIN}/bun`, ["examples/bun_server.ts"]]
-      : ["node", [nodeEntry!]];
+      : [NODE, [nodeEntry!]];
     const proc = await start(name, cmd, args, env);
     instances.push({ name, runtime, base: `http://127.0.0.1:${port}`, proc, samples: [] });
   }
@@ -316,7 +316,7 @@ try {
     { name: "Redis restarted (empty)", from: restartAt },
   ];
   const driverOut = { text: "" };
-  const driver = await start("autocannon", "node", ["--input-type=module", "-e", DRIVER], {
+  const driver = await start("autocannon", NODE, ["--input-type=module", "-e", DRIVER], {
     LOAD_CONFIG: JSON.stringify({
       startAt,
       seconds: SECONDS,

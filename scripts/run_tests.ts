@@ -4,7 +4,9 @@
  *
  *   deno fmt --check, deno lint, deno check, deno doc --lint,
  *   deno publish --dry-run (slow types), deno test (+ JSDoc examples),
- *   bun test, npm build (tsc) + node --test on the built package,
+ *   bun test, npm build (tsc) + node --test on the built package on Node 24
+ *   (the newest LTS), then the smoke file (`tests/node_smoke_test.ts`) on Node 22
+ *   and Node 26 (the other supported lines),
  *   a smoke run of the benchmarks (`bench/run.ts --smoke`) and of the hit-ratio
  *   bench (`bench/hitratio.ts --smoke`: two small traces, checked against the
  *   reference table), the release check (`scripts/check_release.ts`: what
@@ -13,11 +15,22 @@
  *   that is killed, paused, filled, re-passworded...) and the short load run
  *   of the example service (`scripts/load_service.ts --short`).
  *
- * Run: `deno run -A scripts/run_tests.ts [--quick]` (`--quick` skips the static checks).
+ * Run: `deno run -A scripts/run_tests.ts [--quick] [--matrix]` (`--quick` skips the static
+ * checks; `--matrix`, `npm run test:matrix`, runs the full Node suite on every line, 22, 24
+ * and 26, after Deno and Bun, and none of the bench, chaos and load runs).
+ *
+ * Every child sees Node 24 as `node` on its PATH, so what the bench, chaos and load runs
+ * start (and tsc) is Node 24 too. Node 20 (end of life) is not run.
  */
 
 const BIN = "node_modules/.bin";
 const quick = Deno.args.includes("--quick");
+const matrix = Deno.args.includes("--matrix");
+/** Node lines (package.json's `nodeNN` aliases): the newest LTS runs everything, the others a smoke. */
+const NODE_LTS = 24;
+const NODE_SMOKE = [22, 26];
+const nodeBin = (line: number) => `node_modules/node${line}/bin/node`;
+const PATH = `${Deno.cwd()}/node_modules/node${NODE_LTS}/bin:${Deno.env.get("PATH") ?? ""}`;
 
 interface Counts {
   passed: number;
@@ -36,7 +49,7 @@ async function step(
     args,
     stdout: parse ? "piped" : "inherit",
     stderr: parse ? "piped" : "inherit",
-    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+    env: { NO_COLOR: "1", FORCE_COLOR: "0", PATH },
   }).spawn();
   let output = "";
   if (parse) {
@@ -142,12 +155,29 @@ await step("bun", `${BIN}/bun`, [
   ...(await testFiles("tests", "_test.ts")),
 ], parseBun);
 await step("build (tsc → npm/)", `${BIN}/deno`, ["run", "-A", "scripts/build_npm.ts"]);
-await step(
-  "node",
-  "node",
-  ["--test", "--test-reporter=tap", ...(await testFiles("npm/tests", "_test.js"))],
-  parseNode,
-);
+async function nodeVersion(line: number): Promise<string> {
+  const { stdout } = await new Deno.Command(nodeBin(line), { args: ["--version"] }).output();
+  return new TextDecoder().decode(stdout).trim();
+}
+const nodeTests = await testFiles("npm/tests", "_test.js");
+for (const line of matrix ? [...NODE_SMOKE, NODE_LTS].sort((a, b) => a - b) : [NODE_LTS]) {
+  await step(`node ${await nodeVersion(line)}`, nodeBin(line), [
+    "--test",
+    "--test-reporter=tap",
+    ...nodeTests,
+  ], parseNode);
+}
+if (matrix) {
+  printSummary();
+  Deno.exit(0);
+}
+for (const line of NODE_SMOKE) {
+  await step(`node ${await nodeVersion(line)} (smoke)`, nodeBin(line), [
+    "--test",
+    "--test-reporter=tap",
+    "npm/tests/node_smoke_test.js",
+  ], parseNode);
+}
 await step("bench smoke (tiny iterations, all runtimes)", `${BIN}/deno`, [
   "run",
   "-A",

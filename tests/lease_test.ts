@@ -182,6 +182,54 @@ describe("lease: waiting (FakeClock)", () => {
     await cache.close();
   });
 
+  // The holder's write and release can both land between a waiter's lookup (a miss) and its
+  // SET NX (granted): seen once on Node 22 under load in the real-Redis test above, where two
+  // instances then loaded. Whoever takes the lease looks again before loading.
+  test("a lease freed with the value already written: the taker uses the value, no load", async () => {
+    const clock = new FakeClock();
+    const backend = new LeasingBackend(clock);
+    const key = entryKey("k");
+    backend.leases.set(key, clock.now() + 60_000);
+    let asked = 0;
+    const acquire = backend.acquireLease.bind(backend);
+    backend.acquireLease = (k, ttlMs) => {
+      if (++asked === 2) { // the waiter's first poll: the holder finished just before it
+        backend.data.set(key, "theirs");
+        backend.leases.delete(key);
+      }
+      return acquire(k, ttlMs);
+    };
+    const cache = new AsyncCache<string>({ clock, remoteCache: backend, lease: { ttl: 60_000 } });
+    let calls = 0;
+    const answer = cache.get("k", { loader: () => (calls++, "mine") });
+    for (let i = 0; i < 5; i++) {
+      await tick();
+      clock.advance(50);
+    }
+    assert.equal(await answer, "theirs");
+    assert.equal(calls, 0);
+    assert.equal(backend.leases.has(key), false, "the lease it took is released");
+    await cache.close();
+  });
+
+  test("the same race on the first try: a miss, then a free lease and the value", async () => {
+    const clock = new FakeClock();
+    const backend = new LeasingBackend(clock);
+    const key = entryKey("k");
+    const acquire = backend.acquireLease.bind(backend);
+    backend.acquireLease = (k, ttlMs) => {
+      backend.data.set(key, "theirs"); // another instance loaded, wrote, released meanwhile
+      return acquire(k, ttlMs);
+    };
+    const cache = new AsyncCache<string>({ clock, remoteCache: backend, lease: { ttl: 60_000 } });
+    let calls = 0;
+    assert.equal(await cache.get("k", { loader: () => (calls++, "mine") }), "theirs");
+    assert.equal(calls, 0);
+    await tick();
+    assert.equal(backend.leases.has(key), false, "the lease it took is released");
+    await cache.close();
+  });
+
   test("a backend without leases (the default) loads everywhere; leases need a remoteCache", async () => {
     const backend = new MapBackend();
     const a = new AsyncCache<string>({ remoteCache: backend, lease: { ttl: "1s" } });

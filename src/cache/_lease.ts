@@ -4,8 +4,9 @@
  * the lease (on the same connection, after the write). The others poll L2
  * every `poll` ms: the value appears → they use it; the lease is free
  * again (the holder failed, stored nothing, or died and the lease expired)
- * → one of them takes it and loads; `wait` passes → each loads itself. So a
- * crashed holder delays the others by at most the lease TTL.
+ * → one of them takes it and loads (after one more lookup: `#leasedLoad`);
+ * `wait` passes → each loads itself. So a crashed holder delays the others by
+ * at most the lease TTL.
  *
  * The wait has the caller's bound: it ends at the caller's `hardTimeout`
  * (a `LoaderTimeoutError`, and no load) and at once when the cache closes

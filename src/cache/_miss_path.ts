@@ -433,6 +433,15 @@ export class MissPath<V> extends CacheState<V> {
       flight.plan = hardLeft(flight.plan, outcome.leftMs); // the load ends within the bound too
     }
     if (held !== true) return this.load(k, flight, loader);
+    // A free lease is not proof that nobody loaded: the last holder may have written its value
+    // and released between our lookup (a miss) and our SET NX. One more lookup before loading,
+    // or two instances load (seen under load with 6 instances on a real Redis).
+    const { entry } = await remote.lookup(k, flight.tags);
+    if (entry !== undefined) {
+      void remote.releaseLease(k);
+      this.flights.end(k, flight);
+      return this.#fill(k, flight, entry, flight.ttl);
+    }
     this.counters.leases++;
     try {
       return await this.load(k, flight, loader);
