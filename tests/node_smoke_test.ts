@@ -47,6 +47,8 @@ describe(`smoke on ${runtimeName} ${version}`, () => {
     assert.equal(typeof root.RedisBackend, "function");
     assert.equal(typeof agent.AgentCache, "function");
     assert.equal(typeof testing.FakeRedis, "function");
+    const otel = await import(runtimeName === "bun" ? "../src/otel/mod.ts" : `${name}/otel`);
+    assert.equal(typeof otel.instrument, "function");
     const cache = new root.AsyncCache({ maxsize: 2 });
     assert.equal(await cache.get("k", { loader: () => "v" }), "v");
     await cache.close();
@@ -147,7 +149,9 @@ describe(`smoke on ${runtimeName} ${version}`, () => {
         assert.equal(first?.status, 200);
         assert.equal(JSON.parse(first!.body).id, "smoke-1");
         assert.equal(second?.body, first?.body, "the second answer is the cached one");
-        const metrics = JSON.parse((await request(`${base}/metrics`))!.body);
+        const scraped = (await request(`${base}/metrics`))!.body;
+        assert.match(scraped, /^async_cache_loads_total\{cache_name="items"\} 1$/m);
+        const metrics = JSON.parse((await request(`${base}/stats`))!.body);
         assert.equal(metrics.runtime, runtimeName);
         assert.equal(metrics.loaderCalls, 1);
         assert.equal(metrics.l1Hits, 1);
