@@ -21,6 +21,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import process from "node:process";
 import { startRedisServer } from "../tests/_redis_server.ts";
+import { NODE } from "../scripts/_processes.ts";
 import { type RedisCluster, startRedisCluster } from "../tests/_redis_cluster.ts";
 
 const BIN = "node_modules/.bin";
@@ -103,7 +104,7 @@ function runSuite(
   const script = "bench/suite.mjs";
   const extra = [...(smoke ? ["--smoke"] : []), ...(only ? [`--only=${only}`] : [])];
   const [cmd, args] = runtime === "node"
-    ? ["node", ["--expose-gc", script, ...extra]]
+    ? [NODE, ["--expose-gc", script, ...extra]]
     : runtime === "deno"
     ? [`${BIN}/deno`, ["run", "-A", "--v8-flags=--expose-gc", script, ...extra]]
     : [`${BIN}/bun`, ["run", script, ...extra]];
