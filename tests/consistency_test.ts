@@ -219,6 +219,10 @@ for (const tracking of [true, false]) {
       await a.set("k", "before");
       await a.flush();
       await b.clear();
+      // The clear's background sweep deletes the old entry; a load running while it does is
+      // told of that deletion (a tracking push) and, conservatively, not kept: one reload, never
+      // a stale value (see tests/clear_sweep_test.ts). This test is about after the clear.
+      await b.flush();
       let calls = 0;
       const loader = async () => (await sleep(10), `v${++calls}`);
       const fresh = instance<string>(space);
