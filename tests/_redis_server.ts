@@ -385,3 +385,36 @@ function tail(file: string): string {
 export function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   return new RedisServer(options).start();
 }
+
+/** What {@linkcode redisForSuite} gives a `describe` block. */
+export interface SuiteRedis {
+  /** The server (started in the suite's `before`). */
+  readonly server: RedisServer;
+  /** Closed in reverse order in the suite's `after`, before the server stops. */
+  readonly opened: { close(): Promise<void> }[];
+}
+
+/**
+ * Inside a `describe`: a redis-server started before its tests and
+ * stopped after them, once what was pushed to `opened` is closed.
+ */
+export function redisForSuite(
+  hooks: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void },
+  options: RedisServerOptions = {},
+): SuiteRedis {
+  let server: RedisServer | undefined;
+  const opened: { close(): Promise<void> }[] = [];
+  hooks.before(async () => {
+    server = await startRedisServer(options);
+  });
+  hooks.after(async () => {
+    for (const c of opened.reverse()) await c.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    opened,
+  };
+}

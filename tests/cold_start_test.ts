@@ -11,29 +11,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AsyncCache, RedisBackend } from "../mod.ts";
 import { RecordingLogger } from "./_helpers.ts";
-import {
-  type RedisServer,
-  redisServerAvailable,
-  SKIP_MESSAGE,
-  startRedisServer,
-} from "./_redis_server.ts";
+import { redisForSuite, redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 
 const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
 
 describe("cold start: concurrent first loads in a fresh namespace", { skip }, () => {
-  let server: RedisServer;
-  const opened: { close(): Promise<void> }[] = [];
-  before(async () => {
-    server = await startRedisServer();
-  });
-  after(async () => {
-    for (const c of opened.reverse()) await c.close();
-    await server?.stop();
-  });
+  const redis = redisForSuite({ before, after });
+  const opened = redis.opened;
   const instance = (namespace: string) => {
     const backend = new RedisBackend({
       host: "127.0.0.1",
-      port: server.port,
+      port: redis.server.port,
       prefix: "cold:",
       logger: new RecordingLogger(),
     });

@@ -19,12 +19,7 @@ import { forceFormatVersion } from "../src/remote/redis_backend.ts";
 import { namespacePrefix, nextStamp, wrap } from "../src/remote/_generations.ts";
 import type { Logger } from "../src/logger.ts";
 import { waitFor } from "./_helpers.ts";
-import {
-  type RedisServer,
-  redisServerAvailable,
-  SKIP_MESSAGE,
-  startRedisServer,
-} from "./_redis_server.ts";
+import { redisForSuite, redisServerAvailable, SKIP_MESSAGE } from "./_redis_server.ts";
 
 const skip = redisServerAvailable() ? false : SKIP_MESSAGE;
 const PREFIX = "fv:";
@@ -56,20 +51,17 @@ function entryBytes(namespace: string, value: unknown, version: number): Uint8Ar
 }
 
 describe("issue 19: versioned L2 format (real redis-server)", { skip }, () => {
-  let server: RedisServer;
-  const opened: { close(): Promise<void> }[] = [];
-
-  before(async () => {
-    server = await startRedisServer();
-  });
-  after(async () => {
-    for (const c of opened.reverse()) await c.close();
-    await server?.stop();
-  });
+  const redis = redisForSuite({ before, after });
+  const opened = redis.opened;
 
   const backend = (version?: number) => {
     const logger = new LevelLogger();
-    const b = new RedisBackend({ host: "127.0.0.1", port: server.port, prefix: PREFIX, logger });
+    const b = new RedisBackend({
+      host: "127.0.0.1",
+      port: redis.server.port,
+      prefix: PREFIX,
+      logger,
+    });
     if (version !== undefined) forceFormatVersion(b, version);
     opened.push(b);
     return { backend: b, logger };
