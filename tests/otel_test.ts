@@ -296,7 +296,7 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
     }
   });
 
-  test("spans: a load nests under the caller's span, the loader's work under the load; L2 client spans; none on an L1 hit", async () => {
+  test("spans: a load nests under the caller's span, the loader's work under the load (no loader span by default); L2 client spans; none on an L1 hit", async () => {
     const { exporter, tracerProvider } = providers();
     const { cache } = instance<string>(`s${unique++}`);
     const off = instrument(cache, { tracerProvider, name: "spans" });
@@ -320,13 +320,12 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
     const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
     const [request] = byName("GET /users/1");
     const [load] = byName("async_cache.load");
-    const [loaderSpan] = byName("async_cache.loader");
     const [db] = byName("db.query");
-    assert.ok(request && load && loaderSpan && db, spans.map((s) => s.name).join(","));
+    assert.ok(request && load && db, spans.map((s) => s.name).join(","));
     assert.equal(byName("async_cache.load").length, 1, "one load span for two coalesced callers");
+    assert.deepEqual(byName("async_cache.loader"), [], "loader spans are opt-in");
     assert.equal(parentOf(load), request.spanContext().spanId);
-    assert.equal(parentOf(loaderSpan), load.spanContext().spanId);
-    assert.equal(parentOf(db), loaderSpan.spanContext().spanId);
+    assert.equal(parentOf(db), load.spanContext().spanId);
     assert.equal(load.spanContext().traceId, request.spanContext().traceId);
     assert.deepEqual(
       {
@@ -359,6 +358,63 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
     off();
   });
 
+  test("spans: loaderSpans puts an async_cache.loader span between the load and the loader's work", async () => {
+    const { exporter, tracerProvider } = providers();
+    const { cache } = instance<string>(`s${unique++}`);
+    const off = instrument(cache, { tracerProvider, name: "loaders", loaderSpans: true });
+    const app = tracerProvider.getTracer("app");
+    const loader = () =>
+      app.startActiveSpan("db.query", async (span) => {
+        await new Promise((r) => setTimeout(r, 2));
+        span.end();
+        return "v";
+      });
+    await app.startActiveSpan("GET /a", async (request) => {
+      await cache.get("a", { loader });
+      request.end();
+    });
+    await cache.flush();
+    const spans = exporter.getFinishedSpans();
+    const one = (name: string) => {
+      const found = spans.filter((s) => s.name === name);
+      assert.equal(found.length, 1, `${name}: ${spans.map((s) => s.name).join(",")}`);
+      return found[0];
+    };
+    const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+    const [request, load, loaderSpan, db] = [
+      "GET /a",
+      "async_cache.load",
+      "async_cache.loader",
+      "db.query",
+    ]
+      .map(one);
+    assert.equal(parentOf(load), request.spanContext().spanId);
+    assert.equal(parentOf(loaderSpan), load.spanContext().spanId);
+    assert.equal(parentOf(db), loaderSpan.spanContext().spanId);
+    assert.equal(loaderSpan.attributes["async_cache.key.hash"], keyHash("a"));
+    assert.equal(loaderSpan.attributes["cache.name"], "loaders");
+
+    // A batch loader's span says how many keys it was asked for; a failing loader marks both spans.
+    exporter.reset();
+    const batchLoader = (keys: string[]) => new Map(keys.map((k) => [k, k.toUpperCase()]));
+    const many = await Promise.all(["b1", "b2", "b3"].map((k) => cache.get(k, { batchLoader })));
+    assert.deepEqual(many, ["B1", "B2", "B3"]);
+    const batch = exporter.getFinishedSpans().filter((s) => s.name === "async_cache.loader");
+    assert.deepEqual(batch.map((s) => s.attributes["async_cache.batch.size"]), [3]);
+    exporter.reset();
+    await assert.rejects(cache.get("bad", { loader: () => Promise.reject(new RangeError("no")) }));
+    const failed = exporter.getFinishedSpans().filter((s) => s.name.startsWith("async_cache."));
+    assert.deepEqual(failed.map((s) => [s.name, s.status.code, s.attributes["error.type"]]), [
+      ["async_cache.loader", 2, "RangeError"],
+      ["async_cache.load", 2, "RangeError"],
+    ]);
+    assert.throws(
+      () => instrument(cache, { tracerProvider, loaderSpans: "yes" as unknown as boolean }),
+      InvalidOptionError,
+    );
+    off();
+  });
+
   test("spans: L2 tier reached, stale served, a load error; keys only on opt-in; off() stops them", async () => {
     const { exporter, tracerProvider } = providers();
     const ns = `s${unique++}`;
@@ -380,11 +436,8 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
     exporter.reset();
     await assert.rejects(cache.get("bad", { loader: () => Promise.reject(new TypeError("nope")) }));
     const failed = exporter.getFinishedSpans().filter((s) => s.name.startsWith("async_cache."));
-    assert.deepEqual(failed.map((s) => [s.name, s.status.code]), [
-      ["async_cache.loader", 2],
-      ["async_cache.load", 2],
-    ]);
-    assert.equal(failed[1].attributes["error.type"], "TypeError");
+    assert.deepEqual(failed.map((s) => [s.name, s.status.code]), [["async_cache.load", 2]]);
+    assert.equal(failed[0].attributes["error.type"], "TypeError");
 
     // Stale served: an entry past its TTL within staleWhileRevalidate answers at once.
     await cache.set("s", "old", { ttl: 1 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RedisClient, type RedisClientOptions } from "../src/resp/client.ts";
+import { commandObservers, RedisClient, type RedisClientOptions } from "../src/resp/client.ts";
 import { backoff, createBackoff } from "../src/resp/backoff.ts";
 import { type PushReply, type Reply, replyToString } from "../src/resp/parser.ts";
 import {
@@ -105,6 +105,58 @@ describe("backoff", () => {
     assert.equal(createBackoff({ baseMs: 10, capMs: 40 })(10, () => 1), 40);
     assert.throws(() => createBackoff({ baseMs: 0 }), RangeError);
     assert.throws(() => createBackoff({ baseMs: 100, capMs: 50 }), RangeError);
+  });
+});
+
+describe("RedisClient: command observers (instrumentation)", () => {
+  test("each command is told once, as its reply, error reply or connection loss arrives; a throwing observer breaks nothing", async () => {
+    const { fake, client, done } = setup();
+    try {
+      await client.connect();
+      const seen: string[] = [];
+      const observers = commandObservers(client);
+      const offs = [
+        observers.add({
+          start: () => {
+            throw new Error("observer start");
+          },
+        }),
+        observers.add({
+          start: () => () => {
+            throw new Error("observer done");
+          },
+        }),
+        observers.add({ start: () => undefined }),
+        observers.add({
+          start: (args, server) => {
+            seen.push(`start ${args[0]} ${server.address}`);
+            return (error) => seen.push(`done ${args[0]} ${error?.name ?? "ok"}`);
+          },
+        }),
+      ];
+      assert.equal(await client.command(["SET", "k", "v"]), "OK");
+      assert.deepEqual(seen, ["start SET 127.0.0.1", "done SET ok"]);
+      const stop = fake.onCommand((args) =>
+        args[0] === "INCR" ? resp.error("ERR not an integer") : undefined
+      );
+      await assert.rejects(client.command(["INCR", "k"]), RedisReplyError);
+      stop();
+      assert.deepEqual(seen.slice(2), ["start INCR 127.0.0.1", "done INCR RedisReplyError"]);
+      const unanswered = fake.onCommand((args) => args[0] === "GET" ? NO_REPLY : undefined);
+      const arrived = fake.waitFor("GET");
+      const lost = client.command(["GET", "k"]);
+      await arrived;
+      fake.current!.reset();
+      await assert.rejects(lost, RedisConnectionError);
+      assert.deepEqual(seen.slice(4), ["start GET 127.0.0.1", "done GET RedisConnectionError"]);
+      unanswered();
+      await until(() => client.status === "ready"); // reconnected
+      for (const off of offs) off();
+      assert.equal(text(await client.command(["GET", "k"])), "v");
+      assert.equal(seen.length, 6, "a detached observer hears nothing");
+    } finally {
+      await done();
+    }
   });
 });
 

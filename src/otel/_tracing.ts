@@ -1,11 +1,11 @@
 /**
  * The spans of one instrumented cache: `async_cache.load` per flight (an L1
- * miss's L2 lookup and load; no span on an L1 hit), `async_cache.loader`
- * around the loader's call inside it (so the loader's own spans, e.g. a
- * database query, nest under it), and a client span per L2 command
- * following the database semantic conventions. Spans are started in the
- * caller's active context (the parent is the caller's span) through the
- * provider's own context manager.
+ * miss's L2 lookup and load; no span on an L1 hit), and a client span per L2
+ * command following the database semantic conventions. The loader runs with
+ * the load span active, so its own spans (a database query) nest under it;
+ * with `loaderSpans`, an `async_cache.loader` span around the loader's call
+ * sits in between. Spans are started in the caller's active context (the
+ * parent is the caller's span) through the provider's own context manager.
  *
  * @module
  */
@@ -24,14 +24,23 @@ import { SPANS } from "./_names.ts";
 import type { Target } from "./_target.ts";
 import { commandName, l2Observers } from "./_l2_client.ts";
 
-const P = "async_cache";
+// Attribute names, built once (a template literal per span would build them per span).
+const KEY = "async_cache.key";
+const KEY_HASH = "async_cache.key.hash";
+const BACKGROUND = "async_cache.background";
+const TIER = "async_cache.tier";
+const STALE = "async_cache.stale";
+const COALESCED = "async_cache.coalesced";
+const BATCH_SIZE = "async_cache.batch.size";
 
-/** How spans name keys. */
+/** How spans name keys, and which spans there are. */
 export interface TraceOptions {
   /** `cache.name`. */
   name: string;
   /** Put raw keys on spans (`async_cache.key`, and key arguments in `db.query.text`). */
   recordKeys: boolean;
+  /** An `async_cache.loader` span around each loader call, inside the load span. */
+  loaderSpans: boolean;
 }
 
 function fail(span: SpanLike, error: unknown): void {
@@ -66,15 +75,16 @@ function endWith<T>(span: SpanLike, result: T, onEnd?: () => void): T {
 export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions): () => void {
   const internals = target.internals;
   if (internals === undefined) return () => {};
+  const name = o.name;
   const keyAttrs = (key: string): Attributes => {
-    const a: Attributes = { "cache.name": o.name, [`${P}.key.hash`]: keyHash(key) };
-    if (o.recordKeys) a[`${P}.key`] = key;
+    const a: Attributes = { "cache.name": name, [KEY_HASH]: keyHash(key) };
+    if (o.recordKeys) a[KEY] = key;
     return a;
   };
   const probe: CacheProbe = {
     flight<T>(key: string, flight: FlightView, run: () => Promise<T>, background?: boolean) {
       const attributes = keyAttrs(key);
-      if (background) attributes[`${P}.background`] = true;
+      if (background) attributes[BACKGROUND] = true;
       return tracer.startActiveSpan(
         SPANS.load,
         { kind: SPAN_INTERNAL, attributes },
@@ -89,16 +99,18 @@ export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions)
           }
           return endWith(span, result, () => {
             const source = flight.source;
-            span.setAttribute(`${P}.tier`, source === "stale" ? "l2" : source);
-            span.setAttribute(`${P}.stale`, source === "stale");
-            span.setAttribute(`${P}.coalesced`, flight.joined);
+            span.setAttribute(TIER, source === "stale" ? "l2" : source);
+            span.setAttribute(STALE, source === "stale");
+            span.setAttribute(COALESCED, flight.joined);
           });
         },
       ) as Promise<T>;
     },
     load<T>(key: string, run: () => T, keys?: number): T {
+      // Without loader spans the loader runs in the load span's context already.
+      if (!o.loaderSpans) return run();
       const attributes = keyAttrs(key);
-      if (keys !== undefined) attributes[`${P}.batch.size`] = keys;
+      if (keys !== undefined) attributes[BATCH_SIZE] = keys;
       return tracer.startActiveSpan(
         SPANS.loader,
         { kind: SPAN_INTERNAL, attributes },

@@ -39,28 +39,46 @@ export class CommandObservers {
     };
   }
 
-  /** Tells every observer `args` started and makes them hear of `promise` settling. */
-  observe(args: Command, server: ServerAddress, promise: Promise<unknown>): void {
+  /**
+   * Tells every observer `args` was queued. Returns what the client calls
+   * (through {@linkcode settleObserved}) when the command settles, or
+   * undefined when no observer wants to hear of it.
+   */
+  start(args: Command, server: ServerAddress): CommandDone | undefined {
+    const list = this.list;
+    if (list.length === 1) return startOne(list[0], args, server);
     let dones: CommandDone[] | undefined;
-    for (const observer of this.list) {
-      try {
-        const done = observer.start(args, server);
-        if (done !== undefined) (dones ??= []).push(done);
-      } catch {
-        // An observer never breaks a command.
-      }
+    for (const observer of list) {
+      const done = startOne(observer, args, server);
+      if (done !== undefined) (dones ??= []).push(done);
     }
-    if (dones === undefined) return;
-    const settle = (error: Error | undefined) => {
-      for (const done of dones!) {
-        try {
-          done(error);
-        } catch {
-          // As above.
-        }
-      }
+    if (dones === undefined) return undefined;
+    if (dones.length === 1) return dones[0];
+    const all = dones;
+    return (error) => {
+      for (const done of all) settleObserved(done, error);
     };
-    promise.then(() => settle(undefined), settle);
+  }
+}
+
+function startOne(
+  observer: CommandObserver,
+  args: Command,
+  server: ServerAddress,
+): CommandDone | undefined {
+  try {
+    return observer.start(args, server);
+  } catch {
+    return undefined; // An observer never breaks a command.
+  }
+}
+
+/** Calls `done` (from {@linkcode CommandObservers.start}); an observer's exception is dropped. */
+export function settleObserved(done: CommandDone, error: Error | undefined): void {
+  try {
+    done(error);
+  } catch {
+    // As above.
   }
 }
 

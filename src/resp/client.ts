@@ -26,7 +26,7 @@ import {
 import type { Logger } from "../logger.ts";
 import { type Backoff, backoff as defaultBackoff } from "./backoff.ts";
 import { type Command, encodeCommands } from "./encoder.ts";
-import { CommandObservers, type ServerAddress } from "./_observer.ts";
+import { CommandObservers, type ServerAddress, settleObserved } from "./_observer.ts";
 import { checkClientOptions, type RedisClientOptions } from "./client_options.ts";
 
 export type { RedisClientOptions } from "./client_options.ts";
@@ -316,10 +316,24 @@ export class RedisClient extends EventTarget {
       resolve = res;
       reject = rej;
     });
+    const observers = this.#observers;
+    if (observers.list.length !== 0) {
+      // Observed commands hear of their reply as it is parsed (no extra promise per command).
+      const done = observers.start(args, this.#server);
+      if (done !== undefined) {
+        const res = resolve, rej = reject;
+        resolve = (reply) => {
+          settleObserved(done, undefined);
+          res(reply);
+        };
+        reject = (error) => {
+          settleObserved(done, error);
+          rej(error);
+        };
+      }
+    }
     this.#pendingArgs.push(args);
     this.#pending.push({ resolve, reject, raw: false, deadline: 0, promise });
-    const observers = this.#observers;
-    if (observers.list.length !== 0) observers.observe(args, this.#server, promise);
     if (status === "ready") {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
