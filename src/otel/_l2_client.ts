@@ -21,9 +21,19 @@ export function l2Observers(
   return undefined;
 }
 
+const UPPER = new Map<string, string>();
+
 /** The command's name, upper case (`GET`, `EVALSHA`, ...). */
 export function commandName(first: unknown): string {
-  if (typeof first === "string") return first.toUpperCase();
+  if (typeof first === "string") {
+    // The backend's commands are upper case already: no new string per command.
+    let upper = UPPER.get(first);
+    if (upper === undefined) {
+      upper = first.toUpperCase();
+      if (UPPER.size < 256) UPPER.set(first, upper);
+    }
+    return upper;
+  }
   if (first instanceof Uint8Array) {
     let s = "";
     for (let i = 0; i < first.length && i < 32; i++) s += String.fromCharCode(first[i]);

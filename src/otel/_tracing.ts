@@ -11,6 +11,7 @@
  */
 import type { CacheProbe, FlightView } from "../cache/_probe.ts";
 import type { Command } from "../resp/encoder.ts";
+import type { ServerAddress } from "../resp/_observer.ts";
 import {
   type Attributes,
   SPAN_CLIENT,
@@ -131,16 +132,28 @@ export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions)
   const offs = [internals.probes.add(probe)];
   const commands = l2Observers(internals);
   if (commands !== undefined) {
-    offs.push(commands.add({
-      start(args, server) {
-        const op = commandName(args[0]);
-        const attributes: Attributes = {
+    // The SDK copies a span's attributes, so one object per server and command serves every span.
+    const shared = new WeakMap<ServerAddress, Map<string, Attributes>>();
+    const clientAttributes = (op: string, server: ServerAddress): Attributes => {
+      let byOp = shared.get(server);
+      if (byOp === undefined) shared.set(server, byOp = new Map());
+      let a = byOp.get(op);
+      if (a === undefined) {
+        a = {
           "db.system.name": "redis",
           "db.operation.name": op,
           "server.address": server.address,
         };
-        if (server.port !== undefined) attributes["server.port"] = server.port;
-        if (o.recordKeys) attributes["db.query.text"] = queryText(op, args);
+        if (server.port !== undefined) a["server.port"] = server.port;
+        if (byOp.size < 256) byOp.set(op, a);
+      }
+      return a;
+    };
+    offs.push(commands.add({
+      start(args, server) {
+        const op = commandName(args[0]);
+        let attributes = clientAttributes(op, server);
+        if (o.recordKeys) attributes = { ...attributes, "db.query.text": queryText(op, args) };
         const span = tracer.startSpan(op, { kind: SPAN_CLIENT, attributes });
         return (error) => {
           if (error !== undefined) fail(span, error);
