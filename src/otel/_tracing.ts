@@ -72,6 +72,19 @@ function endWith<T>(span: SpanLike, result: T, onEnd?: () => void): T {
   return result;
 }
 
+/** Runs `run` in `span`: the span ends (failed on a throw or a rejection) when the result settles. */
+function runIn<T>(span: SpanLike, run: () => T, onEnd?: () => void): T {
+  let result: T;
+  try {
+    result = run();
+  } catch (error) {
+    fail(span, error);
+    span.end();
+    throw error;
+  }
+  return endWith(span, result, onEnd);
+}
+
 /** Starts tracing `target`; returns what stops it. */
 export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions): () => void {
   const internals = target.internals;
@@ -89,22 +102,13 @@ export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions)
       return tracer.startActiveSpan(
         SPANS.load,
         { kind: SPAN_INTERNAL, attributes },
-        (span: SpanLike) => {
-          let result: Promise<T>;
-          try {
-            result = run();
-          } catch (error) {
-            fail(span, error);
-            span.end();
-            throw error;
-          }
-          return endWith(span, result, () => {
+        (span: SpanLike) =>
+          runIn(span, run, () => {
             const source = flight.source;
             span.setAttribute(TIER, source === "stale" ? "l2" : source);
             span.setAttribute(STALE, source === "stale");
             span.setAttribute(COALESCED, flight.joined);
-          });
-        },
+          }),
       ) as Promise<T>;
     },
     load<T>(key: string, run: () => T, keys?: number): T {
@@ -115,17 +119,7 @@ export function traceTarget(tracer: TracerLike, target: Target, o: TraceOptions)
       return tracer.startActiveSpan(
         SPANS.loader,
         { kind: SPAN_INTERNAL, attributes },
-        (span: SpanLike) => {
-          let result: T;
-          try {
-            result = run();
-          } catch (error) {
-            fail(span, error);
-            span.end();
-            throw error;
-          }
-          return endWith(span, result);
-        },
+        (span: SpanLike) => runIn(span, run),
       ) as T;
     },
   };

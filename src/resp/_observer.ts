@@ -46,7 +46,7 @@ export class CommandObservers {
    */
   start(args: Command, server: ServerAddress): CommandDone | undefined {
     const list = this.list;
-    if (list.length === 1) return startOne(list[0], args, server);
+    if (list.length === 1) return startOne(list[0], args, server); // no array per command
     let dones: CommandDone[] | undefined;
     for (const observer of list) {
       const done = startOne(observer, args, server);
