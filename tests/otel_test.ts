@@ -360,8 +360,13 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
 
   test("spans: loaderSpans puts an async_cache.loader span between the load and the loader's work", async () => {
     const { exporter, tracerProvider } = providers();
-    const { cache } = instance<string>(`s${unique++}`);
+    // As deployed: two instances, each with its own tracking RedisBackend, one namespace, tags, serving options.
+    const ns = `s${unique++}`;
+    const serving = { staleWhileRevalidate: 60_000, grace: 60_000 };
+    const { cache } = instance<string>(ns, server.port, serving);
+    const peer = instance<string>(ns, server.port, serving);
     const off = instrument(cache, { tracerProvider, name: "loaders", loaderSpans: true });
+    const offPeer = instrument(peer.cache, { tracerProvider, name: "peer", loaderSpans: true });
     const app = tracerProvider.getTracer("app");
     const loader = () =>
       app.startActiveSpan("db.query", async (span) => {
@@ -370,10 +375,11 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
         return "v";
       });
     await app.startActiveSpan("GET /a", async (request) => {
-      await cache.get("a", { loader });
+      await cache.get("a", { loader, tags: ["letters"] });
       request.end();
     });
     await cache.flush();
+    const fromPeer = exporter.getFinishedSpans().length;
     const spans = exporter.getFinishedSpans();
     const one = (name: string) => {
       const found = spans.filter((s) => s.name === name);
@@ -393,6 +399,20 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
     assert.equal(parentOf(db), loaderSpan.spanContext().spanId);
     assert.equal(loaderSpan.attributes["async_cache.key.hash"], keyHash("a"));
     assert.equal(loaderSpan.attributes["cache.name"], "loaders");
+    // The other instance finds it in L2: a load span at tier l2, no loader call, no loader span.
+    let peerLoads = 0;
+    assert.equal(
+      await peer.cache.get("a", { loader: () => `peer ${++peerLoads}`, tags: ["letters"] }),
+      "v",
+    );
+    assert.equal(peerLoads, 0);
+    const peerSpans = exporter.getFinishedSpans().slice(fromPeer);
+    assert.deepEqual(
+      peerSpans.filter((s) => s.name.startsWith("async_cache.")).map((
+        s,
+      ) => [s.name, s.attributes["async_cache.tier"]]),
+      [["async_cache.load", "l2"]],
+    );
 
     // A batch loader's span says how many keys it was asked for; a failing loader marks both spans.
     exporter.reset();
@@ -413,6 +433,7 @@ describe("issue 18: OpenTelemetry instrumentation (real SDK, real Redis)", { ski
       InvalidOptionError,
     );
     off();
+    offPeer();
   });
 
   test("spans: L2 tier reached, stale served, a load error; keys only on opt-in; off() stops them", async () => {
