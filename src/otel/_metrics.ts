@@ -35,8 +35,16 @@ function options(spec: MetricSpec) {
 export function meterTarget(meter: MeterLike, target: Target, name: string): () => void {
   const base: Attributes = { "cache.name": name };
   const attrs = (extra: Attributes): Attributes => ({ ...base, ...extra });
-  const counter = (spec: MetricSpec) => meter.createObservableCounter(spec.name, options(spec));
-  const gauge = (spec: MetricSpec) => meter.createObservableGauge(spec.name, options(spec));
+  // Every observable made here is read by the one batch callback below.
+  const observables: ObservableLike[] = [];
+  const observed = (o: ObservableLike): ObservableLike => {
+    observables.push(o);
+    return o;
+  };
+  const counter = (spec: MetricSpec) =>
+    observed(meter.createObservableCounter(spec.name, options(spec)));
+  const gauge = (spec: MetricSpec) =>
+    observed(meter.createObservableGauge(spec.name, options(spec)));
   const requests = counter(METRICS.requests);
   const loads = counter(METRICS.loads);
   const loadErrors = counter(METRICS.loadErrors);
@@ -50,21 +58,6 @@ export function meterTarget(meter: MeterLike, target: Target, name: string): () 
   const entries = gauge(METRICS.entries);
   const bytes = gauge(METRICS.bytes);
   const breakerState = gauge(METRICS.breakerState);
-  const observables: ObservableLike[] = [
-    requests,
-    loads,
-    loadErrors,
-    coalesced,
-    refreshes,
-    evictions,
-    invalidations,
-    l2Errors,
-    leaseWaits,
-    leaseTakeovers,
-    entries,
-    bytes,
-    breakerState,
-  ];
   const totals = new Monotonic();
   const callback = (result: BatchResultLike) => {
     const f = readFigures(target);
